@@ -1,0 +1,66 @@
+"""What a check is made of: the ``@check`` marker and the failure helpers.
+
+A check is a small pytest test::
+
+    @check("shutdown.acknowledged")
+    async def test_shutdown_is_acknowledged(octa):
+        host = await octa.ready()
+        reply = await host.shutdown()
+        expect(reply.message is not None, "a Shutdown{message} response", repr(reply))
+
+Its failure message says what was expected and what arrived; the wire transcript of every
+host the check opened is appended by the pytest plugin.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import pytest
+
+from octa_conformance import catalogue
+
+F = TypeVar("F", bound=Callable[..., Any])
+MARKER = "octa_check"
+
+
+class CheckFailure(AssertionError):
+    """A check found the plugin not conforming."""
+
+    def __init__(self, expected: str, got: str, hint: str = "") -> None:
+        self.expected, self.got, self.hint = expected, got, hint
+        lines = [f"expected: {expected}", f"     got: {got}"]
+        if hint:
+            lines.append(f"    hint: {hint}")
+        super().__init__("\n".join(lines))
+
+
+def fail(expected: str, got: str, hint: str = "") -> NoReturn:
+    """Fail the current check with what was expected and what arrived."""
+    raise CheckFailure(expected, got, hint)
+
+
+def expect(condition: object, expected: str, got: str | Callable[[], str], hint: str = "") -> None:
+    """``fail(expected, got, hint)`` unless ``condition`` holds (``got`` may be lazy)."""
+    if not condition:
+        fail(expected, got() if callable(got) else got, hint)
+
+
+def check(check_id: str) -> Callable[[F], F]:
+    """Attach a catalogue id (and through it the level) to a test function."""
+    spec = catalogue.get(check_id)
+
+    def decorate(fn: F) -> F:
+        fn = pytest.mark.octa_check(spec.id, level=spec.level.value)(fn)
+        if inspect.iscoroutinefunction(fn):
+            fn = pytest.mark.asyncio(fn)
+        return fn
+
+    return decorate
+
+
+def check_id_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker(MARKER)
+    return marker.args[0] if marker else None

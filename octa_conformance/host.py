@@ -1,0 +1,558 @@
+"""``FakeOcta``: a scriptable asyncio host on top of the sans-IO session.
+
+Example::
+
+    async with launch("./my-plugin") as host:
+        await host.handshake()
+        run = await host.execute("echo hi", dir="/tmp")
+        result = await run.result()
+        assert result.exit_code == 0
+        await host.shutdown()
+
+Every wait is bounded by ``HarnessConfig.timeouts``; protocol violations are recorded
+(``host.violations``, ``host.transcript``) rather than raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from octa_conformance.config import HarnessConfig
+from octa_conformance.errors import OctaConformanceError
+from octa_conformance.protocol import (
+    Closed,
+    Command,
+    Dialect,
+    ErrorReply,
+    Event,
+    ExecuteCommand,
+    Execution,
+    ExitStatus,
+    HelloCommand,
+    HelloReply,
+    HostSession,
+    Received,
+    Response,
+    SchemaCommand,
+    SchemaReply,
+    ShutdownCommand,
+    ShutdownReply,
+    Started,
+    Stderr,
+    Stdout,
+    Violation,
+)
+from octa_conformance.supervisor import PluginProcess
+from octa_conformance.transcript import Transcript
+
+READ_CHUNK = 256 * 1024
+EVENT_BACKLOG = 100_000  # events kept for next_frame()/wait_for(); older ones are dropped
+
+
+class HostError(OctaConformanceError):
+    """The plugin did not behave as the host needed; the message says how."""
+
+
+class ReplyTimeout(HostError):
+    """Nothing (suitable) arrived before the deadline."""
+
+
+class ConnectionClosed(HostError):
+    """The plugin closed the connection while the host was waiting."""
+
+
+class UnexpectedReply(HostError):
+    """A command was answered by a frame of the wrong type."""
+
+    def __init__(self, message: str, frame: Response) -> None:
+        super().__init__(message)
+        self.frame = frame
+
+
+class PluginRefused(HostError):
+    """A command was answered by an ``Error`` frame."""
+
+    def __init__(self, message: str, error: ErrorReply) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+@dataclass
+class RunResult:
+    """What one ``Execute`` produced once it ended."""
+
+    id: str | None
+    stdout_lines: list[str] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    error: str | None = None  # the message of a terminal Error or of a refusal
+    refused: bool = False  # answered by Error instead of Started
+
+    @staticmethod
+    def _join(lines: list[str]) -> str:
+        return "\n".join(ln[:-1] if ln.endswith("\n") else ln for ln in lines)
+
+    @property
+    def stdout(self) -> str:
+        """Stdout lines joined with one ``\\n`` each (trailing newlines removed)."""
+        return self._join(self.stdout_lines)
+
+    @property
+    def stderr(self) -> str:
+        return self._join(self.stderr_lines)
+
+
+class Run:
+    """Handle on one ``Execute``: its id, its frames, its result."""
+
+    def __init__(self, host: FakeOcta, execution: Execution) -> None:
+        self.host = host
+        self.execution = execution
+        self._arrived = asyncio.Event()
+        self._started = asyncio.get_running_loop().create_future()
+        self._done = asyncio.get_running_loop().create_future()
+        self.closed_early = False
+
+    @property
+    def index(self) -> int:
+        return self.execution.index
+
+    @property
+    def id(self) -> str | None:
+        return self.execution.id
+
+    @property
+    def done(self) -> bool:
+        return self._done.done()
+
+    def _on_frame(self, frame: Response) -> None:
+        self._arrived.set()
+        if isinstance(frame, Started) and not self._started.done():
+            self._started.set_result(frame.id)
+        if self.execution.done and not self._done.done():
+            if self.execution.refused is not None and not self._started.done():
+                self._started.set_result(None)
+            self._done.set_result(None)
+
+    def _on_closed(self) -> None:
+        self.closed_early = not self._done.done()
+        self._arrived.set()
+        for fut in (self._started, self._done):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def started(self, timeout: float | None = None) -> str:
+        """Wait for ``Started``; return the id. Raises on refusal, close or timeout."""
+        timeout = self.host.timeouts.reply if timeout is None else timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(self._started), timeout)
+        except asyncio.TimeoutError:
+            raise ReplyTimeout(
+                f"no Started for Execute #{self.index + 1} within {timeout:.1f} s"
+            ) from None
+        if self.execution.refused is not None:
+            err = self.execution.refused
+            raise PluginRefused(
+                f"Execute #{self.index + 1} was answered by Error{{id: {err.id!r},"
+                f" message: {err.message!r}}} instead of Started",
+                err,
+            )
+        if self.execution.id is None:
+            raise ConnectionClosed(
+                f"the plugin closed the connection before Started for Execute #{self.index + 1}"
+            )
+        return self.execution.id
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Wait for the terminal frame (or refusal). Raises on close or timeout."""
+        timeout = self.host.timeouts.command if timeout is None else timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(self._done), timeout)
+        except asyncio.TimeoutError:
+            raise ReplyTimeout(
+                f"Execute #{self.index + 1} (id {self.id!r}) got no ExitStatus or Error"
+                f" within {timeout:.1f} s"
+            ) from None
+        if not self.execution.done:
+            raise ConnectionClosed(
+                f"the plugin closed the connection before the terminal frame of Execute"
+                f" #{self.index + 1} (id {self.id!r})"
+            )
+
+    async def result(self, timeout: float | None = None) -> RunResult:
+        """Wait for the end of the execution and collect its output."""
+        await self.wait(timeout)
+        return self.snapshot()
+
+    def snapshot(self) -> RunResult:
+        """The output gathered so far, without waiting."""
+        ex = self.execution
+        res = RunResult(ex.id, refused=ex.refused is not None)
+        for f in ex.frames:
+            if isinstance(f, Stdout):
+                res.stdout_lines.append(f.line)
+            elif isinstance(f, Stderr):
+                res.stderr_lines.append(f.line)
+            elif isinstance(f, ExitStatus):
+                res.exit_code = f.code
+            elif isinstance(f, ErrorReply):
+                res.error = f.message
+        return res
+
+    def __aiter__(self) -> AsyncIterator[Response]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Response]:
+        pos = 0
+        while True:
+            frames = self.execution.frames
+            if pos < len(frames):
+                pos += 1
+                yield frames[pos - 1]
+                continue
+            if self._done.done():
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), self.host.timeouts.command)
+            except asyncio.TimeoutError:
+                raise ReplyTimeout(f"no frame for Execute #{self.index + 1} in time") from None
+
+
+class FakeOcta:
+    """A fake Octa host speaking to one plugin connection."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        config: HarnessConfig | None = None,
+        process: PluginProcess | None = None,
+        dialect: Dialect | None = None,
+        label: str = "",
+    ) -> None:
+        self.config = config or HarnessConfig()
+        self.timeouts = self.config.timeouts
+        self.dialect = dialect or Dialect.for_octa_version(self.config.octa_version)
+        self.process = process
+        self.session = HostSession(self.dialect, self.config.max_frame)
+        self.transcript = Transcript(label=label)
+        self._reader = reader
+        self._writer = writer
+        self._replies: dict[int, asyncio.Future[Received]] = {}
+        self._runs: dict[int, Run] = {}
+        self._events: deque[Event] = deque(maxlen=EVENT_BACKLOG)
+        self._consumed = 0  # index into all events ever received, for next_frame()
+        self._total = 0
+        self._changed = asyncio.Event()
+        self._closed = asyncio.get_running_loop().create_future()
+        self._reader_task = asyncio.ensure_future(self._read_loop())
+
+    # --- construction -------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        process: PluginProcess,
+        *,
+        config: HarnessConfig | None = None,
+        dialect: Dialect | None = None,
+        timeout: float | None = None,
+        label: str = "",
+    ) -> FakeOcta:
+        """Connect to a launched plugin's socket (polling until the deadline)."""
+        reader, writer = await process.connect(timeout)
+        return cls(
+            reader,
+            writer,
+            config=config or process.config,
+            process=process,
+            dialect=dialect,
+            label=label,
+        )
+
+    # --- state --------------------------------------------------------------------
+
+    @property
+    def violations(self) -> list[Violation]:
+        return self.transcript.violations
+
+    @property
+    def plugin_closed(self) -> bool:
+        """The plugin closed its side of the connection."""
+        return self._closed.done()
+
+    @property
+    def runs(self) -> list[Run]:
+        return [self._runs[i] for i in sorted(self._runs)]
+
+    # --- sending ------------------------------------------------------------------
+
+    async def send(self, command: Command) -> asyncio.Future[Received]:
+        """Send a command; return a future for the frame that directly answers it."""
+        data = self.session.send(command)
+        pending = self.session.pending[-1]
+        fut: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
+        self._replies[pending.seq] = fut
+        if pending.execution is not None:
+            self._runs[pending.execution.index] = Run(self, pending.execution)
+        self.transcript.sent(data, command)
+        await self._write(data)
+        return fut
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are (malformed frames, partial lines...)."""
+        self.transcript.sent(data)
+        await self._write(data)
+
+    async def _write(self, data: bytes) -> None:
+        try:
+            self._writer.write(data)
+            await asyncio.wait_for(self._writer.drain(), self.timeouts.reply)
+        except asyncio.TimeoutError:
+            raise ReplyTimeout(
+                f"the plugin did not read {len(data)} bytes the host wrote within"
+                f" {self.timeouts.reply:.1f} s"
+            ) from None
+        except (ConnectionError, OSError) as e:
+            raise ConnectionClosed(f"writing to the plugin failed: {e}") from None
+
+    async def _reply(self, fut: asyncio.Future[Received], what: str, timeout: float) -> Received:
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            raise ReplyTimeout(f"no reply to {what} within {timeout:.1f} s") from None
+
+    async def _request(self, command: Command, want: type, timeout: float) -> Any:
+        fut = await self.send(command)
+        got = await self._reply(fut, command.TYPE, timeout)
+        frame = got.frame
+        if isinstance(frame, want):
+            return frame
+        if isinstance(frame, ErrorReply):
+            raise PluginRefused(
+                f"{command.TYPE} was answered by Error{{id: {frame.id!r}, message:"
+                f" {frame.message!r}}}",
+                frame,
+            )
+        raise UnexpectedReply(
+            f"{command.TYPE} was answered by a {frame.TYPE} frame, expected {want.TYPE}", frame
+        )
+
+    # --- the protocol -------------------------------------------------------------
+
+    async def hello(
+        self,
+        version: str | None = None,
+        features: Sequence[str] = (),
+        extra: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> HelloReply:
+        """Send ``Hello`` with the target (or given) Octa version; return the reply."""
+        cmd = HelloCommand(version or self.config.octa_version, tuple(features), dict(extra or {}))
+        return await self._request(cmd, HelloReply, timeout or self.timeouts.reply)
+
+    async def schema(self, timeout: float | None = None) -> SchemaReply:
+        """Send ``Schema``; return the reply."""
+        return await self._request(SchemaCommand(), SchemaReply, timeout or self.timeouts.reply)
+
+    async def handshake(self, version: str | None = None) -> tuple[HelloReply, SchemaReply]:
+        """``Hello`` then ``Schema``, as Octa does at start-up."""
+        hello = await self.hello(version)
+        return hello, await self.schema()
+
+    async def execute(
+        self,
+        params: str,
+        *,
+        args: Sequence[str] = (),
+        dir: str | None = None,
+        envs: Mapping[str, str] | None = None,
+        vars: Mapping[str, Any] | None = None,
+        dry: bool = False,
+    ) -> Run:
+        """Send ``Execute``; return its handle at once (await ``run.started()`` for the id)."""
+        cmd = ExecuteCommand(
+            params,
+            tuple(args),
+            dir or os.getcwd(),
+            dict(envs or {}),
+            dict(vars or {}),
+            dry,
+        )
+        await self.send(cmd)
+        return self._runs[self.session.executions[-1].index]
+
+    async def run(self, params: str, timeout: float | None = None, **kw: Any) -> RunResult:
+        """Execute and wait for the result (raises if refused or not finished in time)."""
+        run = await self.execute(params, **kw)
+        await run.started()
+        return await run.result(timeout)
+
+    async def shutdown(self, timeout: float | None = None) -> ShutdownReply:
+        """Send ``Shutdown``; return the acknowledgement (5 s, as Octa waits)."""
+        return await self._request(
+            ShutdownCommand(), ShutdownReply, timeout or self.timeouts.shutdown_reply
+        )
+
+    # --- receiving ----------------------------------------------------------------
+
+    async def next_frame(self, timeout: float | None = None) -> Event:
+        """The next event not yet taken by ``next_frame`` (frame, violation or close)."""
+        return await self.wait_for(lambda ev: True, timeout, consume=True)
+
+    def mark(self) -> int:
+        """A position in the event stream, for ``wait_for(..., since=mark)``."""
+        return self._total
+
+    def events_since(self, mark: int) -> list[Event]:
+        first = self._total - len(self._events)
+        return list(self._events)[max(0, mark - first) :]
+
+    async def wait_for(
+        self,
+        predicate: Callable[[Event], bool],
+        timeout: float | None = None,
+        *,
+        since: int | None = None,
+        consume: bool = False,
+        what: str = "a matching frame",
+    ) -> Event:
+        """Wait for the first event at or after ``since`` that satisfies ``predicate``."""
+        timeout = self.timeouts.reply if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pos = self._consumed if since is None else since
+        while True:
+            first = self._total - len(self._events)
+            pos = max(pos, first)
+            while pos < self._total:
+                ev = self._events[pos - first]
+                pos += 1
+                if consume:
+                    self._consumed = pos
+                if predicate(ev):
+                    return ev
+            if self._closed.done():
+                raise ConnectionClosed(f"the plugin closed the connection before {what}")
+            self._changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise ReplyTimeout(f"no {what} within {timeout:.1f} s")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def wait_plugin_close(self, timeout: float | None = None) -> bool:
+        """Wait until the plugin closes the connection; False on timeout."""
+        timeout = self.timeouts.reply if timeout is None else timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(self._closed), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                try:
+                    data = await self._reader.read(READ_CHUNK)
+                except (ConnectionError, OSError):
+                    data = b""
+                events = self.session.receive_data(data) if data else self.session.receive_eof()
+                for ev in events:
+                    self._dispatch(ev)
+                self._changed.set()
+                if not data:
+                    return
+        finally:
+            self._finish()
+
+    def _dispatch(self, ev: Event) -> None:
+        self._events.append(ev)
+        self._total += 1
+        if isinstance(ev, Received):
+            self.transcript.received(ev.raw, ev.frame)
+            if ev.answers is not None:
+                fut = self._replies.pop(ev.answers.seq, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(ev)
+            if ev.execution is not None:
+                run = self._runs.get(ev.execution.index)
+                if run is not None:
+                    run._on_frame(ev.frame)
+        elif isinstance(ev, Violation):
+            if ev.frame is None:
+                self.transcript.received(ev.data)
+            self.transcript.violation(ev)
+        elif isinstance(ev, Closed):
+            self.transcript.note("the plugin closed the connection")
+
+    def _finish(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+        for fut in self._replies.values():
+            if not fut.done():
+                fut.set_exception(ConnectionClosed("the plugin closed the connection"))
+                fut.exception()  # mark retrieved: nobody may be waiting
+        self._replies.clear()
+        for run in self._runs.values():
+            run._on_closed()
+        self._changed.set()
+
+    # --- closing ------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the host's side (the plugin sees EOF) and stop reading."""
+        self.transcript.note("the host closed the connection")
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        self._reader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader_task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._writer.wait_closed(), self.timeouts.poll * 20)
+
+    async def half_close(self) -> None:
+        """Send EOF to the plugin but keep reading what it still says."""
+        self.transcript.note("the host closed its writing side (EOF)")
+        with contextlib.suppress(Exception):
+            self._writer.write_eof()
+
+    async def __aenter__(self) -> FakeOcta:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+@contextlib.asynccontextmanager
+async def launch(
+    plugin: str | os.PathLike[str],
+    *,
+    config: HarnessConfig | None = None,
+    extra_args: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    socket_name: str | None = None,
+    dialect: Dialect | None = None,
+) -> AsyncIterator[FakeOcta]:
+    """Start ``plugin``, connect to it, yield the host; stop everything on the way out."""
+    config = config or HarnessConfig()
+    args = config.plugin_args if extra_args is None else tuple(extra_args)
+    process = PluginProcess.spawn(
+        plugin, config=config, extra_args=args, env=env, socket_name=socket_name
+    )
+    try:
+        host = await FakeOcta.connect(process, config=config, dialect=dialect)
+        try:
+            yield host
+        finally:
+            await host.close()
+    finally:
+        await process.stop()

@@ -1,0 +1,318 @@
+"""Encoding and decoding of single frames, both directions, both dialects (sans-IO).
+
+``decode_*`` never raise on bad input: they return a :class:`Violation` that says what
+was wrong and quotes the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from octa_conformance.protocol.dialect import Dialect
+from octa_conformance.protocol.messages import (
+    COMMAND_TYPES,
+    DOCS_SPELLINGS,
+    RESPONSE_TYPES,
+    Command,
+    ExecuteCommand,
+    HelloCommand,
+    Response,
+)
+from octa_conformance.protocol.violations import Kind, Violation
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (and serde_json, so Octa) does not.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # serde_json: "number out of range"
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_loads = _decoder.decode
+_raw_decoder = _decoder
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+def _is_str(v: Any) -> bool:
+    return type(v) is str
+
+
+def _is_i32(v: Any) -> bool:
+    return type(v) is int and I32_MIN <= v <= I32_MAX
+
+
+def _is_bool(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _is_str_list(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _is_str_map(v: Any) -> bool:
+    return type(v) is dict and all(type(x) is str for x in v.values())
+
+
+def _is_object(v: Any) -> bool:
+    return type(v) is dict
+
+
+Check = tuple[str, Callable[[Any], bool], str]
+_STR: Callable[[str], Check] = lambda n: (n, _is_str, "a string")  # noqa: E731
+
+RESPONSE_FIELDS: dict[str, tuple[Check, ...]] = {
+    "Hello": (_STR("version"), ("features", _is_str_list, "an array of strings")),
+    "Schema": (_STR("key"),),
+    "Started": (_STR("id"),),
+    "Stdout": (_STR("id"), _STR("line")),
+    "Stderr": (_STR("id"), _STR("line")),
+    "ExitStatus": (_STR("id"), ("code", _is_i32, "a 32-bit signed integer")),
+    "Error": (_STR("id"), _STR("message")),
+    "Shutdown": (_STR("message"),),
+}
+
+
+def _execute_fields(dialect: Dialect) -> tuple[Check, ...]:
+    return (
+        _STR(dialect.execute_field),
+        ("args", _is_str_list, "an array of strings"),
+        _STR("dir"),
+        ("envs", _is_str_map, "an object of strings"),
+        ("vars", _is_object, "an object"),
+        ("dry", _is_bool, "a boolean"),
+    )
+
+
+# --- encoding ---------------------------------------------------------------------
+
+
+def command_to_json(cmd: Command, dialect: Dialect = Dialect.V0_2_1) -> dict[str, Any]:
+    """The JSON object for a host command (adjacently tagged in both dialects)."""
+    if isinstance(cmd, HelloCommand):
+        payload: dict[str, Any] = {"version": cmd.version, "features": list(cmd.features)}
+        payload.update(cmd.extra)
+        return {"type": "Hello", "payload": payload}
+    if isinstance(cmd, ExecuteCommand):
+        return {
+            "type": "Execute",
+            "payload": {
+                dialect.execute_field: cmd.params,
+                "args": list(cmd.args),
+                "dir": cmd.dir,
+                "envs": dict(cmd.envs),
+                "vars": dict(cmd.vars),
+                "dry": cmd.dry,
+            },
+        }
+    return {"type": cmd.TYPE}
+
+
+def encode_command(cmd: Command, dialect: Dialect = Dialect.V0_2_1) -> bytes:
+    """One newline-terminated frame for a host command."""
+    return (_dumps(command_to_json(cmd, dialect)) + "\n").encode()
+
+
+def response_to_json(resp: Response, dialect: Dialect = Dialect.V0_2_1) -> dict[str, Any]:
+    """The JSON object for a plugin response in ``dialect``."""
+    fields = {}
+    for name, _, _ in RESPONSE_FIELDS[resp.TYPE]:
+        value = getattr(resp, name)
+        fields[name] = list(value) if isinstance(value, tuple) else value
+    if dialect.adjacent:
+        return {"type": resp.TYPE, "payload": fields}
+    return {"type": resp.TYPE, **fields}
+
+
+def encode_response(resp: Response, dialect: Dialect = Dialect.V0_2_1) -> bytes:
+    """One newline-terminated frame for a plugin response."""
+    return (_dumps(response_to_json(resp, dialect)) + "\n").encode()
+
+
+# --- decoding ---------------------------------------------------------------------
+
+
+def _has_lone_surrogate(obj: Any) -> bool:
+    """Whether any string (or key) in ``obj`` holds an unpaired surrogate (iteratively)."""
+    stack = [obj]
+    while stack:
+        v = stack.pop()
+        if type(v) is str:
+            if _SURROGATE.search(v):
+                return True
+        elif type(v) is dict:
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+    return False
+
+
+def parse_object(line: bytes) -> dict[str, Any] | Violation:
+    """Trim, decode UTF-8 and parse one JSON object, or say why not."""
+    data = line.strip()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = e.start + len(line) - len(line.lstrip())  # an offset into the quoted bytes
+        return Violation.of(
+            Kind.INVALID_UTF8, f"frame is not valid UTF-8 (byte {at}: {e.reason})", line
+        )
+    try:
+        obj = _loads(text)
+    except RecursionError:
+        return Violation.of(Kind.INVALID_JSON, "frame is not valid JSON (nested too deeply)", line)
+    except ValueError as e:
+        if not text:
+            return Violation.of(
+                Kind.INVALID_JSON, "empty line where a JSON frame was expected", line
+            )
+        try:
+            first, end = _raw_decoder.raw_decode(text)
+        except (ValueError, RecursionError):
+            first, end = None, 0
+        if type(first) is not dict or not text[end:].lstrip().startswith("{"):
+            return Violation.of(Kind.INVALID_JSON, f"frame is not valid JSON ({e})", line)
+        return Violation.of(
+            Kind.FRAMES_RUN_TOGETHER,
+            f"a JSON frame is followed by more data on the same line at character {end}"
+            " (a frame was written without its terminating \\n)",
+            line,
+        )
+    if "\\u" in text and _has_lone_surrogate(obj):
+        return Violation.of(
+            Kind.INVALID_JSON,
+            "frame is not valid JSON (a \\u escape is an unpaired UTF-16 surrogate)",
+            line,
+        )
+    if type(obj) is not dict:
+        what = _JSON_NAMES.get(type(obj), "null")
+        return Violation.of(Kind.NOT_AN_OBJECT, f"frame is a JSON {what}, not an object", line)
+    return obj
+
+
+def detect_dialect(obj: dict[str, Any]) -> Dialect | None:
+    """Which dialect a decoded response object is written in, if it tells."""
+    if "payload" in obj:
+        return Dialect.V0_2_1
+    if len(obj) > 1:
+        return Dialect.V0_2_0
+    return None
+
+
+def _fields(
+    obj: dict[str, Any],
+    type_name: str,
+    checks: tuple[Check, ...],
+    adjacent: bool,
+    line: bytes,
+) -> dict[str, Any] | Violation:
+    """Pick and validate the fields of a variant from ``obj``."""
+    if adjacent:
+        src = obj.get("payload")
+        if src is None:
+            if any(name in obj for name, _, _ in checks):
+                return Violation.of(
+                    Kind.WRONG_DIALECT,
+                    f"{type_name} has its fields beside 'type' (dialect 0.2.0, internally"
+                    " tagged); dialect 0.2.1 expects them inside 'payload'",
+                    line,
+                )
+            return Violation.of(Kind.MISSING_FIELD, f"{type_name} has no 'payload'", line)
+        if type(src) is not dict:
+            return Violation.of(Kind.WRONG_TYPE, f"{type_name}.payload is not an object", line)
+    else:
+        src = obj
+    out = {}
+    for name, ok, what in checks:
+        if name not in src:
+            payload = obj.get("payload")
+            if not adjacent and type(payload) is dict and name in payload:
+                return Violation.of(
+                    Kind.WRONG_DIALECT,
+                    f"{type_name} has its fields inside 'payload' (dialect 0.2.1, adjacently"
+                    " tagged); dialect 0.2.0 expects them beside 'type'",
+                    line,
+                )
+            return Violation.of(
+                Kind.MISSING_FIELD, f"{type_name} lacks the required field '{name}'", line
+            )
+        value = src[name]
+        if not ok(value):
+            return Violation.of(
+                Kind.WRONG_TYPE,
+                f"{type_name}.{name} must be {what}, got {_dumps(value)[:60]}",
+                line,
+            )
+        out[name] = tuple(value) if type(value) is list else value
+    return out
+
+
+def _type_of(obj: dict[str, Any], known: dict[str, type], line: bytes) -> str | Violation:
+    name = obj.get("type")
+    if type(name) is not str:
+        return Violation.of(Kind.MISSING_TYPE, "frame has no string field 'type'", line)
+    if name not in known:
+        hint = ""
+        if DOCS_SPELLINGS.get(name) in known:
+            hint = (
+                f" (the prose docs spell it '{name}', but Octa's code expects"
+                f" '{DOCS_SPELLINGS[name]}')"
+            )
+        else:
+            for k in known:
+                if k.lower() == name.lower():
+                    hint = f" (type names are case-sensitive: did you mean '{k}'?)"
+        return Violation.of(Kind.UNKNOWN_TYPE, f"unknown frame type {name!r}{hint}", line)
+    return name
+
+
+def decode_response(line: bytes, dialect: Dialect = Dialect.V0_2_1) -> Response | Violation:
+    """Decode one plugin frame (without its ``\\n``) for a host of ``dialect``."""
+    obj = parse_object(line)
+    if type(obj) is not dict:
+        return obj  # type: ignore[return-value]
+    name = _type_of(obj, RESPONSE_TYPES, line)
+    if type(name) is not str:
+        return name  # type: ignore[return-value]
+    fields = _fields(obj, name, RESPONSE_FIELDS[name], dialect.adjacent, line)
+    if type(fields) is not dict:
+        return fields  # type: ignore[return-value]
+    return RESPONSE_TYPES[name](**fields)
+
+
+def decode_command(line: bytes, dialect: Dialect = Dialect.V0_2_1) -> Command | Violation:
+    """Decode one host frame (used by tests and by plugins written with this library)."""
+    obj = parse_object(line)
+    if type(obj) is not dict:
+        return obj  # type: ignore[return-value]
+    name = _type_of(obj, COMMAND_TYPES, line)
+    if type(name) is not str:
+        return name  # type: ignore[return-value]
+    if name == "Hello":
+        fields = _fields(obj, name, RESPONSE_FIELDS["Hello"], True, line)
+        if type(fields) is not dict:
+            return fields  # type: ignore[return-value]
+        extra = {k: v for k, v in obj["payload"].items() if k not in ("version", "features")}
+        return HelloCommand(fields["version"], fields["features"], extra)
+    if name == "Execute":
+        fields = _fields(obj, name, _execute_fields(dialect), True, line)
+        if type(fields) is not dict:
+            return fields  # type: ignore[return-value]
+        fields["params"] = fields.pop(dialect.execute_field)
+        return ExecuteCommand(**fields)
+    return COMMAND_TYPES[name]()

@@ -1,0 +1,296 @@
+"""The host side of a plugin session as a sans-IO state machine (PROTOCOL.md §4).
+
+Like h11: ``send(command)`` gives the bytes to write, ``receive_data(bytes)`` gives the
+events they produce. Nothing here reads a socket or waits. The session pairs the k-th
+``Started`` with the k-th ``Execute``, routes frames by id, and reports every deviation
+from the protocol as a :class:`Violation` event instead of raising.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from octa_conformance.config import DEFAULT_MAX_FRAME
+from octa_conformance.protocol.codec import decode_response, encode_command
+from octa_conformance.protocol.dialect import Dialect
+from octa_conformance.protocol.framing import LineFramer
+from octa_conformance.protocol.messages import (
+    SESSION_ERROR_IDS,
+    Command,
+    ErrorReply,
+    ExecuteCommand,
+    ExitStatus,
+    HelloCommand,
+    HelloReply,
+    Response,
+    SchemaCommand,
+    SchemaReply,
+    ShutdownCommand,
+    ShutdownReply,
+    Started,
+)
+from octa_conformance.protocol.violations import Kind, Violation
+
+MAX_KEPT_FRAMES = 200_000  # output frames kept per execution; a flood beyond is counted
+
+# Which response type directly answers which command type.
+REPLY_TO: dict[type, type] = {
+    HelloCommand: HelloReply,
+    SchemaCommand: SchemaReply,
+    ExecuteCommand: Started,
+    ShutdownCommand: ShutdownReply,
+}
+
+
+@dataclass(eq=False)
+class Pending:
+    """A command sent and not yet answered."""
+
+    seq: int  # position among all commands sent in this session
+    command: Command
+    execution: Execution | None = None
+
+
+@dataclass(eq=False)
+class Execution:
+    """One ``Execute`` and everything the plugin said about it."""
+
+    index: int  # the k-th Execute of the session, from 0
+    command: ExecuteCommand
+    id: str | None = None
+    frames: list[Response] = field(default_factory=list)
+    terminal: ExitStatus | ErrorReply | None = None
+    refused: ErrorReply | None = None  # answered by Error instead of Started
+    dropped: int = 0  # output frames not kept (beyond MAX_KEPT_FRAMES)
+
+    @property
+    def done(self) -> bool:
+        return self.terminal is not None or self.refused is not None
+
+
+@dataclass(frozen=True, eq=False)
+class Received:
+    """A well-formed frame from the plugin and what the session made of it."""
+
+    frame: Response
+    raw: bytes
+    answers: Pending | None = None  # the command this frame directly answers
+    execution: Execution | None = None  # the execution this frame belongs to
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The plugin closed its side of the connection."""
+
+
+Event = Received | Violation | Closed
+
+
+class HostSession:
+    """Host-side protocol state for one connection."""
+
+    def __init__(
+        self, dialect: Dialect = Dialect.V0_2_1, max_frame: int = DEFAULT_MAX_FRAME
+    ) -> None:
+        self.dialect = dialect
+        self.framer = LineFramer(max_frame)
+        self.pending: deque[Pending] = deque()
+        self.executions: list[Execution] = []
+        self.sent = 0
+        self.hello_sent = False
+        self.shutdown_acked = False
+        self.closed = False
+        self._by_id: dict[str, list[Execution]] = {}
+
+    # --- sending ------------------------------------------------------------------
+
+    def send(self, command: Command) -> bytes:
+        """Register ``command`` as sent and return its frame."""
+        pending = Pending(self.sent, command)
+        self.sent += 1
+        if isinstance(command, HelloCommand):
+            self.hello_sent = True
+        elif isinstance(command, ExecuteCommand):
+            pending.execution = Execution(len(self.executions), command)
+            self.executions.append(pending.execution)
+        self.pending.append(pending)
+        return encode_command(command, self.dialect)
+
+    # --- receiving ----------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes from the plugin; return the events they complete."""
+        events: list[Event] = []
+        for item in self.framer.feed(data):
+            self._handle(item, events)
+        return events
+
+    def receive_eof(self) -> list[Event]:
+        """The plugin closed the connection."""
+        events: list[Event] = []
+        if self.closed:
+            return events
+        for item in self.framer.eof():
+            self._handle(item, events)
+        self.closed = True
+        events.append(Closed())
+        return events
+
+    def execution_for(self, ident: str) -> Execution | None:
+        """The oldest unfinished execution named ``ident``, if any."""
+        for ex in self._by_id.get(ident, ()):
+            if not ex.done:
+                return ex
+        return None
+
+    @property
+    def ids(self) -> list[str]:
+        """Every id the plugin has named in ``Started``, in order."""
+        return [ex.id for ex in self.executions if ex.id is not None]
+
+    # --- internals ----------------------------------------------------------------
+
+    def _handle(self, item: bytes | Violation, events: list[Event]) -> None:
+        if isinstance(item, Violation):
+            events.append(item)
+            return
+        frame = decode_response(item, self.dialect)
+        if isinstance(frame, Violation):
+            events.append(frame)
+            return
+        if self.shutdown_acked:
+            events.append(
+                self._violation(
+                    Kind.FRAME_AFTER_SHUTDOWN,
+                    f"{frame.TYPE} frame after the Shutdown response",
+                    item,
+                    frame,
+                )
+            )
+        elif not self.hello_sent:
+            events.append(
+                self._violation(
+                    Kind.SENT_BEFORE_HELLO,
+                    f"{frame.TYPE} frame before the host sent Hello",
+                    item,
+                    frame,
+                )
+            )
+        if isinstance(frame, Started):
+            events.extend(self._on_started(frame, item))
+        elif isinstance(frame, ErrorReply):
+            events.extend(self._on_error(frame, item))
+        elif hasattr(frame, "id"):
+            events.extend(self._on_output(frame, item))
+        else:
+            events.extend(self._on_reply(frame, item))
+
+    @staticmethod
+    def _violation(kind: Kind, message: str, raw: bytes, frame: Response) -> Violation:
+        return Violation.of(kind, message, raw, frame)
+
+    def _take_pending(
+        self, want: type, frame: Response, raw: bytes
+    ) -> tuple[Pending | None, list[Event]]:
+        """Pop the pending command that ``frame`` answers: the oldest one it fits."""
+        events: list[Event] = []
+        for i, p in enumerate(self.pending):
+            if isinstance(p.command, want):
+                if i > 0:
+                    first = self.pending[0].command
+                    events.append(
+                        self._violation(
+                            Kind.UNEXPECTED_REPLY,
+                            f"{frame.TYPE} arrived while the {first.TYPE} command sent earlier"
+                            " was still unanswered (replies must come in command order)",
+                            raw,
+                            frame,
+                        )
+                    )
+                del self.pending[i]
+                return p, events
+        events.append(
+            self._violation(
+                Kind.UNSOLICITED,
+                f"{frame.TYPE} frame that answers no command the host sent",
+                raw,
+                frame,
+            )
+        )
+        return None, events
+
+    def _on_started(self, frame: Started, raw: bytes) -> list[Event]:
+        pending, events = self._take_pending(ExecuteCommand, frame, raw)
+        ex = pending.execution if pending else None
+        if not frame.id:
+            events.append(self._violation(Kind.EMPTY_ID, "Started with an empty id", raw, frame))
+        elif frame.id in self._by_id:
+            events.append(
+                self._violation(
+                    Kind.DUPLICATE_ID,
+                    f"Started reuses the id {frame.id!r}, already named by an earlier Started"
+                    " in this session",
+                    raw,
+                    frame,
+                )
+            )
+        if ex is not None:
+            ex.id = frame.id
+            ex.frames.append(frame)
+            self._by_id.setdefault(frame.id, []).append(ex)
+        events.append(Received(frame, raw, pending, ex))
+        return events
+
+    def _unknown(self, frame: Response, raw: bytes) -> Violation:
+        ident = frame.id  # type: ignore[union-attr]
+        if ident in self._by_id:
+            return self._violation(
+                Kind.FRAME_AFTER_TERMINAL,
+                f"{frame.TYPE} for id {ident!r} after its terminal frame",
+                raw,
+                frame,
+            )
+        return self._violation(
+            Kind.UNKNOWN_ID,
+            f"{frame.TYPE} for id {ident!r}, which no Started named",
+            raw,
+            frame,
+        )
+
+    def _on_output(self, frame: Response, raw: bytes) -> list[Event]:
+        ex = self.execution_for(frame.id)  # type: ignore[union-attr]
+        if ex is None:
+            return [self._unknown(frame, raw), Received(frame, raw)]
+        if isinstance(frame, ExitStatus):
+            ex.terminal = frame
+        elif len(ex.frames) >= MAX_KEPT_FRAMES:
+            ex.dropped += 1
+            return [Received(frame, raw, None, ex)]
+        ex.frames.append(frame)
+        return [Received(frame, raw, None, ex)]
+
+    def _on_error(self, frame: ErrorReply, raw: bytes) -> list[Event]:
+        ex = self.execution_for(frame.id)
+        if ex is not None:
+            ex.frames.append(frame)
+            ex.terminal = frame
+            return [Received(frame, raw, None, ex)]
+        if self.pending:
+            # An Error answers the oldest unanswered command (Hello, Schema, Execute...).
+            pending = self.pending.popleft()
+            if pending.execution is not None:
+                pending.execution.refused = frame
+                pending.execution.frames.append(frame)
+            return [Received(frame, raw, pending, pending.execution)]
+        if frame.id in SESSION_ERROR_IDS:
+            return [Received(frame, raw)]  # answers a raw line the host sent
+        return [self._unknown(frame, raw), Received(frame, raw)]
+
+    def _on_reply(self, frame: Response, raw: bytes) -> list[Event]:
+        want = next(c for c, r in REPLY_TO.items() if isinstance(frame, r))
+        pending, events = self._take_pending(want, frame, raw)
+        if isinstance(frame, ShutdownReply):
+            self.shutdown_acked = True
+        events.append(Received(frame, raw, pending))
+        return events

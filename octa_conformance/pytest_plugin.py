@@ -1,0 +1,317 @@
+"""The pytest plugin: ``pytest --octa-plugin ./my-plugin`` runs the bundled suites.
+
+This module is the engine behind both front doors. The CLI runs pytest in-process with
+this plugin; in a plugin author's repository pytest loads it through the ``pytest11``
+entry point. Fixtures for custom tests: ``octa`` (a :class:`CheckContext`),
+``octa_host`` (a launched, connected :class:`FakeOcta`) and ``octa_ready_host``
+(handshaken).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from octa_conformance import catalogue
+from octa_conformance.catalogue import Level
+from octa_conformance.checking import MARKER, check_id_of
+from octa_conformance.context import CheckContext, PluginInfo, gather_info
+from octa_conformance.errors import OctaConformanceError
+from octa_conformance.host import FakeOcta
+from octa_conformance.probes import ConfigError
+from octa_conformance.results import CheckResult, PluginFacts, RunReport
+from octa_conformance.settings import RunOptions, resolve
+from octa_conformance.supervisor import kill_all
+
+OPTIONS_KEY = pytest.StashKey[RunOptions]()
+CONTEXT_KEY = pytest.StashKey[CheckContext]()
+REPORT_KEY = pytest.StashKey[RunReport]()
+RESULT_PROPERTY = "octa_result"
+
+
+def suites_dir() -> Path:
+    """Where the bundled suites are: inside the wheel, or beside the package in a checkout."""
+    installed = Path(__file__).parent / "_suites"
+    return installed if installed.is_dir() else Path(__file__).parent.parent / "suites"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("octa", "Octa plugin conformance (octa-conformance)")
+    g.addoption("--octa-plugin", metavar="PATH", help="plugin executable to check")
+    g.addoption("--octa-version", metavar="VERSION", help="target Octa version (default 0.2.1)")
+    g.addoption("--octa-strict", action="store_true", default=None, help="SHOULD failures fail")
+    g.addoption("--octa-select", action="append", default=[], metavar="GLOB", help="run only")
+    g.addoption("--octa-skip", action="append", default=[], metavar="GLOB", help="do not run")
+    g.addoption("--octa-probe", action="append", default=[], metavar="NAME=TEMPLATE")
+    g.addoption("--octa-config", metavar="FILE", help="octa-conform.toml or pyproject.toml")
+    g.addoption("--octa-baseline", metavar="FILE", help="known failures (reported as xfailed)")
+    g.addoption("--octa-timeout-scale", type=float, metavar="X", help="stretch every timeout")
+    g.addoption("--octa-plugin-arg", action="append", default=[], metavar="ARG")
+    g.addoption("--octa-json", metavar="FILE", help="write the JSON report")
+    g.addoption("--octa-junit-xml", metavar="FILE", help="write the JUnit XML report")
+    g.addoption("--octa-no-suites", action="store_true", help="only your own tests, no suites")
+    g.addoption("--octa-verbose", action="store_true", help="transcripts for passing checks")
+    g.addoption(
+        "--octa-progress",
+        action="store_true",
+        # used by the CLI
+        help="print one line per check instead of pytest's output",
+    )
+    parser.addini("octa_plugin", "plugin executable to check (like --octa-plugin)", default="")
+
+
+def options_from_config(config: pytest.Config) -> RunOptions | None:
+    plugin = config.getoption("octa_plugin") or config.getini("octa_plugin")
+    if not plugin:
+        return None
+    return resolve(
+        plugin,
+        octa_version=config.getoption("octa_version"),
+        strict=config.getoption("octa_strict"),
+        select=config.getoption("octa_select"),
+        skip=config.getoption("octa_skip"),
+        probes=config.getoption("octa_probe"),
+        config=config.getoption("octa_config"),
+        baseline=config.getoption("octa_baseline"),
+        timeout_scale=config.getoption("octa_timeout_scale"),
+        plugin_args=config.getoption("octa_plugin_arg"),
+    )
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(id, level): an Octa conformance check from the catalogue"
+    )
+    try:
+        options = options_from_config(config)
+    except ConfigError as e:
+        raise pytest.UsageError(str(e)) from None
+    if options is None:
+        return
+    config.stash[OPTIONS_KEY] = options
+    if threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):  # SIGTERM unwinds like Ctrl-C, so every plugin process is stopped
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Collector(config, options), "octa-collector")
+        suites = str(suites_dir())
+        if not config.getoption("octa_no_suites") and suites not in config.args:
+            config.args.append(suites)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    kill_all()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    options = config.stash.get(OPTIONS_KEY, None)
+    if options is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        cid = check_id_of(item)
+        (drop if cid is not None and not options.selected(cid) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+# --- fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def octa_options(request: pytest.FixtureRequest) -> RunOptions:
+    """The validated run options (from --octa-* options and the config file)."""
+    options = request.config.stash.get(OPTIONS_KEY, None)
+    if options is None:
+        pytest.skip("no plugin to check: pass --octa-plugin PATH (or set octa_plugin in ini)")
+    return options
+
+
+@pytest.fixture(scope="session")
+def octa_plugin_info(octa_options: RunOptions) -> PluginInfo:
+    """What one handshake told about the plugin (key, requirement, dialect, probes)."""
+    return gather_info(octa_options)
+
+
+@pytest_asyncio.fixture
+async def octa(
+    request: pytest.FixtureRequest, octa_options: RunOptions, octa_plugin_info: PluginInfo
+) -> AsyncIterator[CheckContext]:
+    """A check context: launches fresh plugin processes and cleans them all up."""
+    ctx = CheckContext(octa_options, octa_plugin_info, check_id_of(request.node) or "")
+    request.node.stash[CONTEXT_KEY] = ctx
+    try:
+        yield ctx
+    finally:
+        await ctx.aclose()
+
+
+@pytest_asyncio.fixture
+async def octa_host(octa: CheckContext) -> FakeOcta:
+    """A fresh plugin process with a connected fake host (no handshake yet)."""
+    return await octa.launch()
+
+
+@pytest_asyncio.fixture
+async def octa_ready_host(octa: CheckContext) -> FakeOcta:
+    """A fresh plugin process with a handshaken fake host."""
+    return await octa.ready()
+
+
+# --- turning test outcomes into check results -------------------------------------
+
+FAILURES = (AssertionError, OctaConformanceError)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        text += "\n" + "\n".join(str(n) for n in notes)
+    return text
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep: pytest.TestReport = outcome.get_result()
+    cid = check_id_of(item)
+    options = item.config.stash.get(OPTIONS_KEY, None)
+    if cid is None or options is None:
+        return
+    if rep.when == "teardown" or (rep.when == "setup" and rep.passed):
+        return
+    level = catalogue.get(cid).level
+    ctx = item.stash.get(CONTEXT_KEY, None)
+    verbose = item.config.getoption("octa_verbose")
+    transcript = ctx.transcripts() if ctx is not None and (rep.failed or verbose) else ""
+    if rep.passed:
+        result = CheckResult(cid, "passed", "")
+    elif rep.skipped:
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        result = CheckResult(cid, "skipped", reason.removeprefix("Skipped: "))
+    else:
+        exc = call.excinfo.value if call.excinfo else None
+        if exc is not None and isinstance(exc, FAILURES):
+            result = CheckResult(cid, "failed", _message(exc))
+        else:
+            tb = "".join(traceback.format_exception(exc)) if exc else str(rep.longrepr)
+            result = CheckResult(cid, "error", f"harness error in {rep.when}:\n{tb}")
+    result.duration_s = rep.duration
+    result.transcript = transcript
+    if ctx is not None and ctx.figures:
+        result.figures = dict(ctx.figures)
+    if result.outcome == "failed" and level is Level.INFO:
+        result.outcome, result.message = "skipped", f"could not measure: {result.message}"
+    if cid in options.baseline:
+        if result.outcome == "failed":
+            result.outcome = "xfailed"
+        elif result.outcome == "passed":
+            result.stale_baseline = True
+    facts = ctx.info if ctx is not None else None
+    rep.user_properties.append((RESULT_PROPERTY, _result_dict(result, facts)))
+    # What pytest itself shows and counts.
+    if result.outcome == "failed" or result.outcome == "error":
+        rep.longrepr = f"[{cid}] {level.value} check failed\n{result.message}\n\n{transcript}"
+        if result.outcome == "failed" and level is Level.SHOULD and not options.strict:
+            rep.outcome = "skipped"
+            rep.wasxfail = f"[{cid}] SHOULD check failed (a warning; --octa-strict fails it)"
+    elif result.outcome == "xfailed":
+        rep.outcome = "skipped"
+        rep.wasxfail = f"[{cid}] known failure listed in the baseline"
+    elif result.outcome == "skipped" and rep.failed:
+        rep.outcome = "skipped"
+        rep.longrepr = (str(item.path), 0, result.message)
+
+
+def _result_dict(result: CheckResult, info: PluginInfo | None) -> dict[str, Any]:
+    data = {
+        "id": result.id,
+        "outcome": result.outcome,
+        "message": result.message,
+        "duration_s": result.duration_s,
+        "figures": result.figures,
+        "transcript": result.transcript,
+        "stale_baseline": result.stale_baseline,
+    }
+    if info is not None:
+        data["plugin"] = {
+            "key": info.key,
+            "requirement": info.requirement,
+            "dialect": info.dialect.value if info.dialect else None,
+            "error": info.error,
+        }
+    return data
+
+
+class Collector:
+    """Gathers check results (also from xdist workers) into one RunReport."""
+
+    def __init__(self, config: pytest.Config, options: RunOptions) -> None:
+        self.config = config
+        self.options = options
+        self.results: dict[str, CheckResult] = {}
+        self.facts = PluginFacts(str(options.plugin))
+        self.progress = config.getoption("octa_progress")
+        self.started = time.monotonic()
+        self.report: RunReport | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, data in report.user_properties:
+            if name != RESULT_PROPERTY:
+                continue
+            plugin = data.get("plugin")
+            if plugin and self.facts.key is None and self.facts.requirement is None:
+                self.facts = PluginFacts(str(self.options.plugin), **plugin)
+            fields = {k: v for k, v in data.items() if k != "plugin"}
+            result = CheckResult(**fields)
+            self.results[report.nodeid] = result
+            if self.progress:
+                from octa_conformance.reporting.terminal import progress_line
+
+                print(progress_line(result, self.options.strict), flush=True)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        kill_all()
+        order = {cid: i for i, cid in enumerate(catalogue.CHECKS)}
+        checks = sorted(self.results.values(), key=lambda r: order.get(r.id, len(order)))
+        self.report = RunReport(
+            plugin=self.facts,
+            target=self.options.octa_version,
+            strict=self.options.strict,
+            checks=checks,
+            complete=exitstatus != pytest.ExitCode.INTERRUPTED,
+            duration_s=time.monotonic() - self.started,
+        )
+        self.config.stash[REPORT_KEY] = self.report
+        from octa_conformance.reporting import write_reports
+
+        write_reports(
+            self.report,
+            json_path=self.config.getoption("octa_json"),
+            junit_path=self.config.getoption("octa_junit_xml"),
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.report is None or self.progress:
+            return
+        from octa_conformance.reporting.terminal import summary_text
+
+        terminalreporter.write_sep("=", "octa-conformance")
+        for line in summary_text(self.report, color=False).splitlines():
+            terminalreporter.write_line(line)

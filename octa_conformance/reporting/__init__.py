@@ -1,0 +1,29 @@
+"""Reports written from a :class:`RunReport`: JSON, JUnit XML and the terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from octa_conformance.results import RunReport
+
+
+def write_json(report: RunReport, path: str | os.PathLike[str]) -> None:
+    """Write the JSON report (schema: docs/report-schema.json)."""
+    Path(path).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def write_reports(
+    report: RunReport,
+    *,
+    json_path: str | os.PathLike[str] | None = None,
+    junit_path: str | os.PathLike[str] | None = None,
+) -> None:
+    """Write whichever reports were asked for."""
+    if json_path:
+        write_json(report, json_path)
+    if junit_path:
+        from octa_conformance.reporting.junit import write_junit
+
+        write_junit(report, junit_path)
