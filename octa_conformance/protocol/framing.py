@@ -43,12 +43,14 @@ class LineFramer:
             end = n if nl < 0 else nl
             if self._skipping:
                 self._skipped += end - start
+                if len(self._head) < KEEP_LIMIT:  # same head however the line was chunked
+                    self._head += data[start : min(end, start + KEEP_LIMIT - len(self._head))]
                 if nl >= 0:
                     out.append(self._too_long())
                     self._skipping = False
             elif nl >= 0 and not self._buf:
                 if end - start > self.max_frame:
-                    self._head = data[start : start + KEEP_LIMIT]
+                    self._head = bytes(data[start : min(end, start + KEEP_LIMIT)])
                     self._skipped = end - start
                     out.append(self._too_long())
                 else:

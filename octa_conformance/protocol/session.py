@@ -276,6 +276,8 @@ class HostSession:
             ex.frames.append(frame)
             ex.terminal = frame
             return [Received(frame, raw, None, ex)]
+        if frame.id in self._by_id:
+            return [self._unknown(frame, raw), Received(frame, raw)]  # after its terminal
         if self.pending:
             # An Error answers the oldest unanswered command (Hello, Schema, Execute...).
             pending = self.pending.popleft()

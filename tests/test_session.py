@@ -1,0 +1,745 @@
+"""Unit tests of the host-side sans-IO session (PROTOCOL.md §4), in the style of h11's tests."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from octa_conformance.protocol import (
+    Closed,
+    Command,
+    Dialect,
+    ErrorReply,
+    Event,
+    ExecuteCommand,
+    ExitStatus,
+    HelloCommand,
+    HelloReply,
+    HostSession,
+    Kind,
+    Received,
+    Response,
+    SchemaCommand,
+    SchemaReply,
+    ShutdownCommand,
+    ShutdownReply,
+    Started,
+    Stderr,
+    Stdout,
+    Violation,
+    encode_command,
+    encode_response,
+)
+from octa_conformance.protocol import session as session_module
+
+DIALECTS = [Dialect.V0_2_0, Dialect.V0_2_1]
+
+
+@pytest.fixture(params=DIALECTS, ids=lambda d: d.value)
+def dialect(request: pytest.FixtureRequest) -> Dialect:
+    return request.param  # type: ignore[no-any-return]
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def wire(s: HostSession, *frames: Response) -> bytes:
+    return b"".join(encode_response(f, s.dialect) for f in frames)
+
+
+def feed(s: HostSession, *frames: Response) -> list[Event]:
+    return s.receive_data(wire(s, *frames))
+
+
+def violations(events: list[Event]) -> list[Violation]:
+    return [e for e in events if isinstance(e, Violation)]
+
+
+def kinds(events: list[Event]) -> list[Kind]:
+    return [v.kind for v in violations(events)]
+
+
+def received(events: list[Event]) -> list[Received]:
+    return [e for e in events if isinstance(e, Received)]
+
+
+def one(events: list[Event]) -> Received:
+    """The events are exactly one Received and no violation."""
+    assert kinds(events) == []
+    (r,) = events
+    assert isinstance(r, Received)
+    return r
+
+
+def violation(events: list[Event], kind: Kind, *needles: str) -> Violation:
+    """Exactly one violation, of ``kind``, whose message names the needles."""
+    (v,) = violations(events)
+    assert v.kind is kind, str(v)
+    for needle in needles:
+        assert needle in v.message, (needle, v.message)
+    assert v.data  # the offending frame is quoted
+    assert v.frame is not None
+    return v
+
+
+def ready(dialect: Dialect = Dialect.V0_2_1) -> HostSession:
+    """A session past the handshake."""
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    one(feed(s, HelloReply("0.2.1")))
+    s.send(SchemaCommand())
+    one(feed(s, SchemaReply("shell")))
+    return s
+
+
+def start(s: HostSession, ident: str, params: str = "true") -> Received:
+    s.send(ExecuteCommand(params))
+    return one(feed(s, Started(ident)))
+
+
+# --- handshake ----------------------------------------------------------------------
+
+
+def test_handshake_pairs_replies_with_commands(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    data = s.send(HelloCommand("0.2.1"))
+    assert data == encode_command(HelloCommand("0.2.1"), dialect)
+    assert s.hello_sent
+    r = one(feed(s, HelloReply(">=0.2.0, <0.3", ("x",))))
+    assert r.frame == HelloReply(">=0.2.0, <0.3", ("x",))
+    assert r.raw == wire(s, r.frame).rstrip(b"\n")
+    assert r.answers is not None
+    assert r.answers.command == HelloCommand("0.2.1")
+    assert r.answers.seq == 0
+    assert r.execution is None
+    assert not s.pending
+
+    assert s.send(SchemaCommand()) == b'{"type":"Schema"}\n'
+    r = one(feed(s, SchemaReply("shell")))
+    assert r.answers is not None
+    assert r.answers.command == SchemaCommand()
+    assert r.answers.seq == 1
+    assert not s.pending and s.sent == 2
+
+
+def test_pipelined_handshake_in_one_chunk(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    s.send(SchemaCommand())
+    assert len(s.pending) == 2
+    events = feed(s, HelloReply("0.2.1"), SchemaReply("k"))
+    assert kinds(events) == []
+    hello, schema = received(events)
+    assert hello.answers is not None and hello.answers.seq == 0
+    assert schema.answers is not None and schema.answers.seq == 1
+    assert not s.pending
+
+
+def test_reply_split_across_chunks(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    data = wire(s, HelloReply("0.2.1"))
+    assert s.receive_data(data[:5]) == []
+    assert s.receive_data(data[5:-1]) == []
+    r = one(s.receive_data(data[-1:]))
+    assert isinstance(r.frame, HelloReply)
+
+
+def test_error_answers_a_pending_hello(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.1.0"))
+    r = one(feed(s, ErrorReply("protocol_error", "Version mismatch")))
+    assert r.answers is not None
+    assert isinstance(r.answers.command, HelloCommand)
+    assert r.execution is None
+    assert not s.pending
+
+
+# --- execution: pairing and routing ---------------------------------------------------
+
+
+def test_single_execution(dialect: Dialect) -> None:
+    s = ready(dialect)
+    s.send(ExecuteCommand("echo hi", dir="/tmp/w"))
+    (ex,) = s.executions
+    assert ex.index == 0 and ex.id is None and not ex.done
+    r = one(feed(s, Started("u1")))
+    assert r.execution is ex and r.answers is not None and r.answers.execution is ex
+    assert ex.id == "u1" and s.ids == ["u1"]
+    assert s.execution_for("u1") is ex
+    r = one(feed(s, Stdout("u1", "hi\n")))
+    assert r.execution is ex and r.answers is None
+    r = one(feed(s, ExitStatus("u1", 0)))
+    assert r.execution is ex
+    assert ex.terminal == ExitStatus("u1", 0)
+    assert ex.done and ex.refused is None
+    assert ex.frames == [Started("u1"), Stdout("u1", "hi\n"), ExitStatus("u1", 0)]
+    assert s.execution_for("u1") is None
+
+
+def test_kth_started_pairs_with_kth_execute_under_interleaving(dialect: Dialect) -> None:
+    s = ready(dialect)
+    for p in ("cmd-a", "cmd-b", "cmd-c"):
+        s.send(ExecuteCommand(p))
+    events = feed(
+        s,
+        Started("A"),
+        Stdout("A", "a1"),
+        Started("B"),
+        Stdout("A", "a2"),
+        Stderr("B", "b1"),
+        Started("C"),
+        ExitStatus("B", 1),
+        Stdout("C", "c1"),
+        Stdout("A", "a3"),
+        ErrorReply("C", "Command execution error: boom"),
+        ExitStatus("A", 0),
+    )
+    assert kinds(events) == []
+    a, b, c = s.executions
+    assert [ex.command.params for ex in s.executions] == ["cmd-a", "cmd-b", "cmd-c"]
+    assert (a.id, b.id, c.id) == ("A", "B", "C")
+    assert s.ids == ["A", "B", "C"]
+    assert a.frames == [
+        Started("A"),
+        Stdout("A", "a1"),
+        Stdout("A", "a2"),
+        Stdout("A", "a3"),
+        ExitStatus("A", 0),
+    ]
+    assert b.frames == [Started("B"), Stderr("B", "b1"), ExitStatus("B", 1)]
+    assert c.frames == [
+        Started("C"),
+        Stdout("C", "c1"),
+        ErrorReply("C", "Command execution error: boom"),
+    ]
+    assert c.terminal == ErrorReply("C", "Command execution error: boom") and c.refused is None
+    for r in received(events):
+        assert r.execution is {"A": a, "B": b, "C": c}[r.frame.id]  # type: ignore[union-attr]
+        if isinstance(r.frame, Started):
+            assert r.answers is not None and r.answers.execution is r.execution
+        else:
+            assert r.answers is None
+    assert not s.pending
+
+
+def test_started_pairs_by_order_not_by_anything_else(dialect: Dialect) -> None:
+    """Output of the first command may arrive before the second is even sent."""
+    s = ready(dialect)
+    s.send(ExecuteCommand("first"))
+    one(feed(s, Started("z")))
+    one(feed(s, Stdout("z", "1")))
+    s.send(ExecuteCommand("second"))
+    r = one(feed(s, Started("a")))
+    assert r.execution is s.executions[1]
+    assert r.execution.command.params == "second"
+    one(feed(s, ExitStatus("a", 0)))
+    one(feed(s, ExitStatus("z", 0)))
+    assert all(ex.done for ex in s.executions)
+
+
+def test_error_answering_a_pending_execute_marks_it_refused(dialect: Dialect) -> None:
+    s = ready(dialect)
+    s.send(ExecuteCommand("x"))
+    r = one(feed(s, ErrorReply("e1", "Expected Started response")))
+    (ex,) = s.executions
+    assert r.execution is ex
+    assert r.answers is not None and r.answers.execution is ex
+    assert ex.refused == ErrorReply("e1", "Expected Started response")
+    assert ex.terminal is None and ex.id is None and ex.done
+    assert not s.pending
+    # the refusal consumed the Execute: a late Started answers nothing
+    events = feed(s, Started("late"))
+    violation(events, Kind.UNSOLICITED, "Started", "answers no command")
+    assert received(events)[0].execution is None
+
+
+def test_refusal_then_next_execute_pairs_correctly(dialect: Dialect) -> None:
+    s = ready(dialect)
+    s.send(ExecuteCommand("one"))
+    s.send(ExecuteCommand("two"))
+    events = feed(s, ErrorReply("protocol_error", "no"), Started("t"), ExitStatus("t", 0))
+    assert kinds(events) == []
+    one_, two = s.executions
+    assert one_.refused is not None and one_.id is None
+    assert two.id == "t" and two.terminal == ExitStatus("t", 0)
+
+
+def test_error_with_the_id_of_a_live_execution_is_terminal(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "live")
+    s.send(ExecuteCommand("pending"))  # an Execute waiting for Started must not be consumed
+    r = one(feed(s, ErrorReply("live", "Command execution error: x")))
+    live, pending = s.executions
+    assert r.execution is live and r.answers is None
+    assert live.terminal == ErrorReply("live", "Command execution error: x")
+    assert live.refused is None and live.done
+    assert pending.refused is None and len(s.pending) == 1
+    r = one(feed(s, Started("p")))
+    assert r.execution is pending
+
+
+@pytest.mark.parametrize("ident", ["protocol_error", "parse_error"])
+def test_session_errors_with_nothing_pending_are_not_violations(
+    dialect: Dialect, ident: str
+) -> None:
+    s = ready(dialect)
+    r = one(feed(s, ErrorReply(ident, "Invalid command format: x")))
+    assert r.answers is None and r.execution is None
+    start(s, "a")  # the session goes on
+    r = one(feed(s, ErrorReply(ident, "Unexpected Hello command")))
+    assert r.execution is None
+    assert s.executions[0].terminal is None
+
+
+def test_frames_run_together_sdk_quirk_is_reported_and_the_session_goes_on(
+    dialect: Dialect,
+) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    quirk = wire(s, ErrorReply("protocol_error", "Unexpected Hello command")).rstrip(b"\n")
+    events = s.receive_data(quirk + wire(s, Stdout("a", "x"), ExitStatus("a", 0)))
+    (v,) = violations(events)
+    assert v.kind is Kind.FRAMES_RUN_TOGETHER
+    (r,) = received(events)
+    assert r.frame == ExitStatus("a", 0)
+    assert s.executions[0].terminal == ExitStatus("a", 0)
+
+
+def test_undecodable_frames_become_violations_and_the_session_goes_on(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    events = s.receive_data(b"garbage\n\xff\n[]\n{}\n" + wire(s, Stdout("a", "x")))
+    assert kinds(events) == [
+        Kind.INVALID_JSON,
+        Kind.INVALID_UTF8,
+        Kind.NOT_AN_OBJECT,
+        Kind.MISSING_TYPE,
+    ]
+    assert [r.frame for r in received(events)] == [Stdout("a", "x")]
+
+
+def test_wrong_dialect_frames_are_violations() -> None:
+    s = ready(Dialect.V0_2_1)
+    events = s.receive_data(encode_response(Started("a"), Dialect.V0_2_0))
+    assert kinds(events) == [Kind.WRONG_DIALECT]
+
+
+def test_frame_too_long_through_the_session() -> None:
+    s = HostSession(max_frame=64)
+    s.send(HelloCommand("0.2.1"))
+    big = encode_response(HelloReply("x" * 100))
+    events = s.receive_data(big[:30]) + s.receive_data(big[30:])
+    (v,) = events
+    assert isinstance(v, Violation)
+    assert v.kind is Kind.FRAME_TOO_LONG and v.size == len(big) - 1
+    assert s.framer.buffered == 0
+    one(feed(s, HelloReply("0.2.1")))  # resynced
+
+
+def test_output_beyond_the_kept_limit_is_counted(
+    monkeypatch: pytest.MonkeyPatch, dialect: Dialect
+) -> None:
+    monkeypatch.setattr(session_module, "MAX_KEPT_FRAMES", 3)
+    s = ready(dialect)
+    start(s, "a")
+    events = feed(s, *(Stdout("a", str(i)) for i in range(5)), ExitStatus("a", 0))
+    assert kinds(events) == [] and len(events) == 6
+    (ex,) = s.executions
+    assert ex.frames == [Started("a"), Stdout("a", "0"), Stdout("a", "1"), ExitStatus("a", 0)]
+    assert ex.dropped == 3
+    assert all(r.execution is ex for r in received(events))
+
+
+# --- violations ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "also"),
+    [
+        (HelloReply("0.2.1"), Kind.UNSOLICITED),
+        (SchemaReply("shell"), Kind.UNSOLICITED),
+        (Started("a"), Kind.UNSOLICITED),
+        (Stdout("a", "x"), Kind.UNKNOWN_ID),
+        (ExitStatus("a", 0), Kind.UNKNOWN_ID),
+        (ShutdownReply("bye"), Kind.UNSOLICITED),
+    ],
+)
+def test_sent_before_hello(dialect: Dialect, frame: Response, also: Kind) -> None:
+    s = HostSession(dialect)
+    events = feed(s, frame)
+    assert kinds(events) == [Kind.SENT_BEFORE_HELLO, also]
+    v = violations(events)[0]
+    assert f"{frame.TYPE} frame before the host sent Hello" in v.message
+    assert v.frame == frame
+    assert v.data == wire(s, frame).rstrip(b"\n")
+    assert [r.frame for r in received(events)] == [frame]
+
+
+def test_sent_before_hello_even_if_other_commands_were_sent(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(SchemaCommand())
+    events = feed(s, SchemaReply("k"))
+    assert kinds(events) == [Kind.SENT_BEFORE_HELLO]
+    assert received(events)[0].answers is not None
+
+
+def test_an_error_before_hello_is_reported_too(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    events = feed(s, ErrorReply("protocol_error", "Expected Hello command"))
+    assert kinds(events) == [Kind.SENT_BEFORE_HELLO]
+
+
+@pytest.mark.parametrize(
+    "frame", [HelloReply("0.2.1"), SchemaReply("shell"), Started("x"), ShutdownReply("bye")]
+)
+def test_unsolicited(dialect: Dialect, frame: Response) -> None:
+    s = ready(dialect)
+    events = feed(s, frame)
+    v = violation(events, Kind.UNSOLICITED, frame.TYPE, "answers no command the host sent")
+    assert v.frame == frame
+    r = received(events)[0]
+    assert r.answers is None and r.execution is None
+
+
+def test_unexpected_reply_out_of_command_order(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    s.send(SchemaCommand())
+    events = feed(s, SchemaReply("k"))
+    violation(events, Kind.UNEXPECTED_REPLY, "Schema arrived while the Hello command", "order")
+    r = received(events)[0]
+    assert r.answers is not None and r.answers.command == SchemaCommand()
+    r = one(feed(s, HelloReply("0.2.1")))
+    assert r.answers is not None and isinstance(r.answers.command, HelloCommand)
+    assert not s.pending
+
+
+def test_unexpected_reply_started_before_schema(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    s.send(ExecuteCommand("x"))
+    events = feed(s, Started("a"))
+    violation(events, Kind.UNEXPECTED_REPLY, "Started", "Hello")
+    assert s.executions[0].id == "a"
+
+
+def test_empty_id(dialect: Dialect) -> None:
+    s = ready(dialect)
+    s.send(ExecuteCommand("x"))
+    events = feed(s, Started(""))
+    violation(events, Kind.EMPTY_ID, "empty id")
+    assert s.executions[0].id == ""
+    assert received(events)[0].execution is s.executions[0]
+
+
+@pytest.mark.parametrize("finish_first", [False, True])
+def test_duplicate_id(dialect: Dialect, finish_first: bool) -> None:
+    """Ids must be unique within the session, even after the first one finished."""
+    s = ready(dialect)
+    start(s, "dup")
+    if finish_first:
+        one(feed(s, ExitStatus("dup", 0)))
+    s.send(ExecuteCommand("second"))
+    events = feed(s, Started("dup"))
+    violation(events, Kind.DUPLICATE_ID, "'dup'", "already named")
+    first, second = s.executions
+    assert second.id == "dup"
+    # output goes to the oldest unfinished execution with that id
+    r = one(feed(s, Stdout("dup", "x")))
+    assert r.execution is (second if finish_first else first)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        Stdout("ghost", "x"),
+        Stderr("ghost", "x"),
+        ExitStatus("ghost", 0),
+        ErrorReply("ghost", "m"),
+    ],
+)
+def test_unknown_id(dialect: Dialect, frame: Response) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    events = feed(s, frame)
+    violation(events, Kind.UNKNOWN_ID, "'ghost'", "no Started named")
+    r = received(events)[0]
+    assert r.execution is None and r.frame == frame
+    assert s.executions[0].frames == [Started("a")]
+    assert not s.executions[0].done
+
+
+@pytest.mark.parametrize("terminal", [ExitStatus("a", 2), ErrorReply("a", "failed")])
+@pytest.mark.parametrize(
+    "after", [Stdout("a", "late"), Stderr("a", "late"), ExitStatus("a", 0), ErrorReply("a", "x")]
+)
+def test_frame_after_terminal(dialect: Dialect, terminal: Response, after: Response) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    one(feed(s, terminal))
+    events = feed(s, after)
+    violation(events, Kind.FRAME_AFTER_TERMINAL, after.TYPE, "'a'", "after its terminal frame")
+    (ex,) = s.executions
+    assert ex.terminal == terminal
+    assert ex.frames == [Started("a"), terminal]
+    assert received(events)[0].execution is None
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        Stdout("a", "x"),
+        HelloReply("0.2.1"),
+        ShutdownReply("again"),
+        ErrorReply("parse_error", "m"),
+        Started("b"),
+    ],
+)
+def test_frame_after_shutdown(dialect: Dialect, after: Response) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    one(feed(s, ExitStatus("a", 0)))
+    s.send(ShutdownCommand())
+    r = one(feed(s, ShutdownReply("Plugin shutting down")))
+    assert r.answers is not None and isinstance(r.answers.command, ShutdownCommand)
+    assert s.shutdown_acked
+    events = feed(s, after)
+    ks = kinds(events)
+    assert ks[0] is Kind.FRAME_AFTER_SHUTDOWN
+    v = violations(events)[0]
+    assert f"{after.TYPE} frame after the Shutdown response" in v.message
+    assert v.frame == after
+
+
+def test_terminal_frames_before_the_shutdown_ack_are_fine(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    start(s, "b")
+    s.send(ShutdownCommand())
+    events = feed(
+        s, ExitStatus("b", -1), Stdout("a", "x"), ExitStatus("a", -1), ShutdownReply("bye")
+    )
+    assert kinds(events) == []
+    assert all(ex.terminal == ExitStatus(ex.id or "", -1) for ex in s.executions)
+
+
+# --- end of stream --------------------------------------------------------------------
+
+
+def test_receive_eof_yields_closed(dialect: Dialect) -> None:
+    s = ready(dialect)
+    assert s.receive_eof() == [Closed()]
+    assert s.closed
+    assert s.receive_eof() == []
+
+
+def test_receive_eof_mid_line_reports_an_unterminated_frame(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    partial = wire(s, Stdout("a", "x"))[:-3]
+    assert s.receive_data(partial) == []
+    events = s.receive_eof()
+    assert len(events) == 2
+    v, closed = events
+    assert isinstance(v, Violation) and v.kind is Kind.UNTERMINATED_FRAME
+    assert v.data == partial
+    assert closed == Closed()
+    assert s.executions[0].frames == [Started("a")]
+
+
+def test_receive_eof_with_an_unterminated_complete_frame(dialect: Dialect) -> None:
+    """A whole JSON frame without its ``\\n`` at EOF is still unterminated, not delivered."""
+    s = ready(dialect)
+    start(s, "a")
+    s.receive_data(wire(s, ExitStatus("a", 0)).rstrip(b"\n"))
+    assert kinds(s.receive_eof()) == [Kind.UNTERMINATED_FRAME]
+    assert s.executions[0].terminal is None
+
+
+# --- a whole valid session, randomly interleaved and chunked ------------------------
+
+
+@dataclass
+class Plan:
+    """A valid session: the host's commands, the plugin's frames and how they interleave."""
+
+    dialect: Dialect
+    commands: list[Command]
+    frames: list[bytes]  # the plugin's frames on the wire, in order
+    decoded: list[Response]
+    answers: list[int | None]  # per frame: index of the command it answers
+    execs: list[tuple[str, list[Response]]]  # per Execute: id and its frames
+    chunks: list[bytes]
+    early: list[bool]  # per command: sent as soon as possible rather than just in time
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> Plan:
+    dialect = draw(st.sampled_from(DIALECTS))
+    n = draw(st.integers(0, 4))
+    ids = draw(st.lists(st.text(min_size=1, max_size=8), min_size=n, max_size=n, unique=True))
+    execs: list[tuple[str, list[Response]]] = []
+    for ident in ids:
+        out = draw(
+            st.lists(
+                st.builds(Stdout, st.just(ident), st.text(max_size=6))
+                | st.builds(Stderr, st.just(ident), st.text(max_size=6)),
+                max_size=4,
+            )
+        )
+        terminal = draw(
+            st.builds(ExitStatus, st.just(ident), st.integers(-(2**31), 2**31 - 1))
+            | st.builds(ErrorReply, st.just(ident), st.text(max_size=6))
+        )
+        execs.append((ident, [Started(ident), *out, terminal]))
+    commands: list[Command] = [HelloCommand("0.2.1"), SchemaCommand()]
+    commands += [ExecuteCommand(f"cmd {k}") for k in range(n)]
+    commands.append(ShutdownCommand())
+
+    decoded: list[Response] = [HelloReply("0.2.1"), SchemaReply("shell")]
+    answers: list[int | None] = [0, 1]
+    pos = [0] * n
+    while any(pos[k] < len(execs[k][1]) for k in range(n)):
+        # exec k may speak once started; Started frames come in Execute order
+        ready_ = [
+            k
+            for k in range(n)
+            if pos[k] < len(execs[k][1]) and (pos[k] > 0 or all(pos[j] > 0 for j in range(k)))
+        ]
+        k = draw(st.sampled_from(ready_))
+        decoded.append(execs[k][1][pos[k]])
+        answers.append(2 + k if pos[k] == 0 else None)
+        pos[k] += 1
+    decoded.append(ShutdownReply("Plugin shutting down"))
+    answers.append(len(commands) - 1)
+
+    ends = st.sampled_from([b"\n", b"\r\n"])
+    frames = [encode_response(f, dialect).rstrip(b"\n") + draw(ends) for f in decoded]
+    stream = b"".join(frames)
+    cuts = draw(st.lists(st.integers(0, len(stream)), max_size=12))
+    if draw(st.booleans()):
+        cuts += list(range(len(stream)))  # sometimes every byte on its own
+    points = sorted({0, len(stream), *cuts})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(points)]
+    early = draw(st.lists(st.booleans(), min_size=len(commands), max_size=len(commands)))
+    return Plan(dialect, commands, frames, decoded, answers, execs, chunks, early)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(plans())
+def test_random_valid_session(plan: Plan) -> None:
+    s = HostSession(plan.dialect)
+    # when each command must have been sent: before the chunk that completes its reply
+    reply_end: dict[int, int] = {}
+    offset = 0
+    for frame, ans in zip(plan.frames, plan.answers, strict=True):
+        offset += len(frame)
+        if ans is not None:
+            reply_end[ans] = offset
+    sent = 0
+    events: list[Event] = []
+    fed = 0
+
+    def send_next() -> None:
+        nonlocal sent
+        assert s.send(plan.commands[sent]) == encode_command(plan.commands[sent], plan.dialect)
+        sent += 1
+
+    for chunk in plan.chunks:
+        fed += len(chunk)
+        while sent < len(plan.commands) and (reply_end[sent] <= fed or plan.early[sent]):
+            send_next()
+        events += s.receive_data(chunk)
+        assert s.framer.buffered <= s.framer.max_frame
+    while sent < len(plan.commands):
+        send_next()
+    events += s.receive_eof()
+
+    assert violations(events) == []
+    assert events[-1] == Closed()
+    got = received(events)
+    assert [r.frame for r in got] == plan.decoded
+    assert [r.raw for r in got] == [f.rstrip(b"\n") for f in plan.frames]
+    for r, ans in zip(got, plan.answers, strict=True):
+        if ans is None:
+            assert r.answers is None
+        else:
+            assert r.answers is not None and r.answers.seq == ans
+            assert r.answers.command == plan.commands[ans]
+    assert len(s.executions) == len(plan.execs)
+    for k, (ex, (ident, frames)) in enumerate(zip(s.executions, plan.execs, strict=True)):
+        assert ex.index == k
+        assert ex.command == plan.commands[2 + k]
+        assert ex.id == ident
+        assert ex.frames == frames
+        assert ex.terminal == frames[-1] and ex.refused is None and ex.done
+    for r in got:
+        if hasattr(r.frame, "id"):
+            assert r.execution is not None and r.execution.id == r.frame.id  # type: ignore[union-attr]
+        else:
+            assert r.execution is None
+    assert s.ids == [ident for ident, _ in plan.execs]
+    assert not s.pending
+    assert s.shutdown_acked
+
+
+# --- robustness: arbitrary input never raises ---------------------------------------
+
+small_ids = st.sampled_from(["a", "b", "", "parse_error", "protocol_error"])
+any_response = st.one_of(
+    st.builds(HelloReply, st.just("0.2.1")),
+    st.builds(SchemaReply, st.just("k")),
+    st.builds(Started, small_ids),
+    st.builds(Stdout, small_ids, st.just("x")),
+    st.builds(Stderr, small_ids, st.just("y")),
+    st.builds(ExitStatus, small_ids, st.integers(-2, 2)),
+    st.builds(ErrorReply, small_ids, st.just("m")),
+    st.builds(ShutdownReply, st.just("bye")),
+)
+any_command = st.sampled_from(
+    [HelloCommand("0.2.1"), SchemaCommand(), ExecuteCommand("x"), ShutdownCommand()]
+)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(
+    st.sampled_from(DIALECTS),
+    st.lists(
+        st.one_of(
+            any_command,
+            st.tuples(any_response, st.sampled_from(DIALECTS)),
+            st.binary(max_size=12),
+        ),
+        max_size=25,
+    ),
+)
+def test_arbitrary_sessions_never_raise(dialect: Dialect, script: list[object]) -> None:
+    s = HostSession(dialect, max_frame=80)
+    events: list[Event] = []
+    for step in script:
+        if isinstance(step, bytes):
+            events += s.receive_data(step)
+        elif isinstance(step, tuple):
+            frame, d = step
+            events += s.receive_data(encode_response(frame, d))
+        else:
+            s.send(step)  # type: ignore[arg-type]
+        assert s.framer.buffered <= 80
+    events += s.receive_eof()
+    assert events[-1] == Closed()
+    assert sum(isinstance(e, Closed) for e in events) == 1
+    for e in events:
+        assert isinstance(e, Received | Violation | Closed)
+        if isinstance(e, Violation):
+            str(e)
+    for k, ex in enumerate(s.executions):
+        assert ex.index == k
+        assert not (ex.terminal is not None and ex.refused is not None)
+        for f in ex.frames:
+            if ex.id is not None:
+                assert f.id == ex.id  # type: ignore[union-attr]
