@@ -743,3 +743,18 @@ def test_arbitrary_sessions_never_raise(dialect: Dialect, script: list[object]) 
         for f in ex.frames:
             if ex.id is not None:
                 assert f.id == ex.id  # type: ignore[union-attr]
+
+
+def test_error_for_finished_id_is_not_taken_as_a_refusal(dialect: Dialect) -> None:
+    """An Error naming a finished execution is a late frame, not the answer to a new Execute."""
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    feed(s, HelloReply("0.2.1"))
+    s.send(ExecuteCommand("a"))
+    feed(s, Started("a"), ExitStatus("a", 0))
+    s.send(ExecuteCommand("b"))
+    events = feed(s, ErrorReply("a", "late"))
+    assert [v.kind for v in violations(events)] == [Kind.FRAME_AFTER_TERMINAL]
+    assert s.executions[1].refused is None and len(s.pending) == 1
+    feed(s, Started("b"))
+    assert s.executions[1].id == "b"
