@@ -1,0 +1,187 @@
+"""FakeOcta against the example plugin and against scripted in-process peers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from octa_conformance.config import HarnessConfig, Timeouts
+from octa_conformance.host import (
+    ConnectionClosed,
+    FakeOcta,
+    PluginRefused,
+    ReplyTimeout,
+    UnexpectedReply,
+    launch,
+)
+from octa_conformance.protocol import (
+    Closed,
+    ErrorReply,
+    HelloReply,
+    Kind,
+    Received,
+    Started,
+    Stdout,
+    Violation,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "octa_plugin_shell.py"
+FAST = HarnessConfig(timeouts=Timeouts().scaled(0.2))
+
+
+async def test_full_session_with_20_concurrent_commands() -> None:
+    async with launch(EXAMPLE) as host:
+        hello, schema = await host.handshake()
+        assert schema.key == "shell" and isinstance(hello.version, str)
+        runs = []
+        for k in range(20):
+            text = "\n".join(f"cmd{k}-line{i}" for i in range(50))
+            runs.append(await host.execute(f"printf '%s\\n' {shlex.quote(text)}", dir="/"))
+        results = [await run.result() for run in runs]
+        for k, res in enumerate(results):
+            assert res.exit_code == 0
+            assert res.stdout_lines == [f"cmd{k}-line{i}\n" for i in range(50)]
+        assert len(set(host.session.ids)) == 20
+        reply = await host.shutdown()
+        assert reply.message
+        assert await host.process.wait_exit(FAST.timeouts.exit * 5) == 0
+        assert host.violations == []
+        directions = {e.direction for e in host.transcript.entries}
+        assert {"host", "plugin"} <= directions
+
+
+async def test_run_iteration_and_refusal() -> None:
+    async with launch(EXAMPLE) as host:
+        run = await host.execute("echo a; echo b >&2; exit 3", dir="/")  # before Hello
+        with pytest.raises(PluginRefused) as err:
+            await run.started()
+        assert "Error" in str(err.value) and run.execution.refused is not None
+        await host.handshake()
+        run = await host.execute("echo a; echo b >&2; exit 3", dir="/")
+        frames = [f async for f in run]
+        kinds = [type(f).__name__ for f in frames]
+        assert kinds[0] == "Started" and kinds[-1] == "ExitStatus"
+        res = run.snapshot()
+        assert (res.stdout, res.stderr, res.exit_code) == ("a", "b", 3)
+
+
+# --- scripted peers: a unix server in this process plays the plugin ----------------
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def scripted(script: Script) -> AsyncIterator[FakeOcta]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "s.sock")
+
+        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                await script(r, w)
+            w.close()
+
+        server = await asyncio.start_unix_server(handle, path)
+        try:
+            reader, writer = await asyncio.open_unix_connection(path)
+            host = FakeOcta(reader, writer, config=FAST)
+            try:
+                yield host
+            finally:
+                await host.close()
+        finally:
+            server.close()
+
+
+async def test_malformed_reply_to_hello_is_a_violation_not_a_crash() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()
+        w.write(b'{"type":"Hello","version":"0.2.1","features":[]}\n')  # 0.2.0 dialect
+        await w.drain()
+        await r.readline()
+
+    async with scripted(script) as host:
+        with pytest.raises((ReplyTimeout, UnexpectedReply)):
+            await host.hello()
+        assert [v.kind for v in host.violations] == [Kind.WRONG_DIALECT]
+
+
+async def test_unknown_ids_and_late_frames_are_recorded() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()
+        w.write(b'{"type":"Hello","payload":{"version":"0.2.1","features":[]}}\n')
+        w.write(b'{"type":"Stdout","payload":{"id":"ghost","line":"x"}}\n')
+        await w.drain()
+        await r.readline()
+        w.write(b'{"type":"Started","payload":{"id":"a"}}\n')
+        w.write(b'{"type":"ExitStatus","payload":{"id":"a","code":0}}\n')
+        w.write(b'{"type":"Stdout","payload":{"id":"a","line":"late"}}\n')
+        await w.drain()
+        await r.read()
+
+    async with scripted(script) as host:
+        assert isinstance(await host.hello(), HelloReply)
+        result = await host.run("anything")
+        assert result.exit_code == 0 and result.stdout_lines == []
+        ev = await host.wait_for(
+            lambda e: isinstance(e, Violation) and e.kind is Kind.FRAME_AFTER_TERMINAL
+        )
+        assert isinstance(ev, Violation)
+        assert Kind.UNKNOWN_ID in {v.kind for v in host.violations}
+
+
+async def test_next_frame_and_close() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(b'{"type":"Error","payload":{"id":"protocol_error","message":"early"}}\n')
+        await w.drain()
+
+    async with scripted(script) as host:
+        early = await host.next_frame()
+        assert isinstance(early, Violation) and early.kind is Kind.SENT_BEFORE_HELLO
+        first = await host.next_frame()
+        assert isinstance(first, Received) and isinstance(first.frame, ErrorReply)
+        assert isinstance(await host.next_frame(), Closed)
+        with pytest.raises(ConnectionClosed):
+            await host.next_frame()
+        assert host.plugin_closed
+
+
+async def test_reply_timeout_is_bounded() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.read()  # never answers
+
+    async with scripted(script) as host:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(ReplyTimeout, match="no reply to Hello"):
+            await host.hello()
+        assert loop.time() - t0 < FAST.timeouts.reply * 4
+
+
+async def test_started_pairs_by_order_when_output_interleaves() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()
+        await r.readline()
+        w.write(b'{"type":"Started","payload":{"id":"one"}}\n')
+        w.write(b'{"type":"Stdout","payload":{"id":"one","line":"1"}}\n')
+        w.write(b'{"type":"Started","payload":{"id":"two"}}\n')
+        w.write(b'{"type":"Stdout","payload":{"id":"two","line":"2"}}\n')
+        w.write(b'{"type":"ExitStatus","payload":{"id":"two","code":2}}\n')
+        w.write(b'{"type":"ExitStatus","payload":{"id":"one","code":1}}\n')
+        await w.drain()
+        await r.read()
+
+    async with scripted(script) as host:
+        first = await host.execute("a")
+        second = await host.execute("b")
+        r1, r2 = await first.result(), await second.result()
+        assert (r1.id, r1.stdout, r1.exit_code) == ("one", "1", 1)
+        assert (r2.id, r2.stdout, r2.exit_code) == ("two", "2", 2)
+        assert isinstance(first.execution.frames[0], Started)
+        assert isinstance(second.execution.frames[1], Stdout)
