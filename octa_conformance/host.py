@@ -75,6 +75,14 @@ class UnexpectedReply(HostError):
         self.frame = frame
 
 
+class MalformedReply(HostError):
+    """A command was answered by a frame the host could not decode (Octa: parse error)."""
+
+    def __init__(self, message: str, violation: Violation) -> None:
+        super().__init__(message)
+        self.violation = violation
+
+
 class PluginRefused(HostError):
     """A command was answered by an ``Error`` frame."""
 
@@ -490,9 +498,27 @@ class FakeOcta:
         elif isinstance(ev, Violation):
             if ev.frame is None:
                 self.transcript.received(ev.data)
+                self._fail_waiting_request(ev)
             self.transcript.violation(ev)
         elif isinstance(ev, Closed):
             self.transcript.note("the plugin closed the connection")
+
+    def _fail_waiting_request(self, violation: Violation) -> None:
+        """Like Octa, take an undecodable frame as the (failed) answer to a waiting
+        Hello, Schema or Shutdown; an Execute keeps waiting for its Started."""
+        pending = self.session.pending
+        if not pending or isinstance(pending[0].command, ExecuteCommand):
+            return
+        head = pending.popleft()
+        fut = self._replies.pop(head.seq, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(
+                MalformedReply(
+                    f"{head.command.TYPE} was answered by a malformed frame: {violation}",
+                    violation,
+                )
+            )
+            fut.exception()  # retrieved by whoever awaits it; none may
 
     def _finish(self) -> None:
         if not self._closed.done():

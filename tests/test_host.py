@@ -16,9 +16,9 @@ from octa_conformance.config import HarnessConfig, Timeouts
 from octa_conformance.host import (
     ConnectionClosed,
     FakeOcta,
+    MalformedReply,
     PluginRefused,
     ReplyTimeout,
-    UnexpectedReply,
     launch,
 )
 from octa_conformance.protocol import (
@@ -107,7 +107,7 @@ async def test_malformed_reply_to_hello_is_a_violation_not_a_crash() -> None:
         await r.readline()
 
     async with scripted(script) as host:
-        with pytest.raises((ReplyTimeout, UnexpectedReply)):
+        with pytest.raises(MalformedReply, match="dialect 0"):
             await host.hello()
         assert [v.kind for v in host.violations] == [Kind.WRONG_DIALECT]
 
