@@ -149,7 +149,7 @@ class CheckContext:
     def has_probe(self, name: str) -> bool:
         return self.info.probes.has(name)
 
-    def probe(self, name: str, **values: Any) -> str:
+    def probe(self, name: str, /, **values: Any) -> str:  # `/`: the env probe's {name}
         """The ``params`` for probe ``name``; skips the check if it is not configured."""
         try:
             return self.info.probes.render(name, **values)

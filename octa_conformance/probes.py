@@ -74,7 +74,7 @@ class ProbeSet:
     def has(self, name: str) -> bool:
         return name in self.templates
 
-    def render(self, name: str, **values: Any) -> str:
+    def render(self, name: str, /, **values: Any) -> str:  # `/`: the env probe's {name}
         """The ``params`` string for probe ``name`` (raises ProbeMissing)."""
         if name not in self.templates:
             raise ProbeMissing(name)

@@ -102,6 +102,7 @@ class HostSession:
         self.shutdown_acked = False
         self.closed = False
         self._by_id: dict[str, list[Execution]] = {}
+        self._long_line_reported = False  # the line being skipped was reported already
 
     # --- sending ------------------------------------------------------------------
 
@@ -120,11 +121,39 @@ class HostSession:
     # --- receiving ----------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> list[Event]:
-        """Feed bytes from the plugin; return the events they complete."""
+        """Feed bytes from the plugin; return the events they complete.
+
+        An over-long line is reported once, as soon as it is known to exceed the frame limit
+        (not only at its newline): a plugin that never ends it must not leave every wait
+        to time out without a word about why.
+        """
         events: list[Event] = []
         for item in self.framer.feed(data):
-            self._handle(item, events)
+            if not self._reported_early(item):
+                self._handle(item, events)
+        skipping = self.framer.skipping
+        if skipping is not None and not self._long_line_reported:
+            self._long_line_reported = True
+            size, head = skipping
+            v = Violation.of(
+                Kind.FRAME_TOO_LONG,
+                f"a frame exceeds the harness limit of {self.framer.max_frame} bytes ({size}"
+                " bytes so far and no newline yet; it is skipped up to its newline)",
+                head,
+            )
+            events.append(Violation(v.kind, v.message, v.data, size))
         return events
+
+    def _reported_early(self, item: bytes | Violation) -> bool:
+        """Whether ``item`` is the framer's report of the over-long line already reported."""
+        if (
+            self._long_line_reported
+            and isinstance(item, Violation)
+            and item.kind is Kind.FRAME_TOO_LONG
+        ):
+            self._long_line_reported = False
+            return True
+        return False
 
     def receive_eof(self) -> list[Event]:
         """The plugin closed the connection."""
@@ -132,7 +161,8 @@ class HostSession:
         if self.closed:
             return events
         for item in self.framer.eof():
-            self._handle(item, events)
+            if not self._reported_early(item):
+                self._handle(item, events)
         self.closed = True
         events.append(Closed())
         return events
@@ -168,11 +198,12 @@ class HostSession:
                     frame,
                 )
             )
-        elif not self.hello_sent:
+        elif self.sent == 0:  # a reply to a command sent before Hello is no violation
             events.append(
                 self._violation(
                     Kind.SENT_BEFORE_HELLO,
-                    f"{frame.TYPE} frame before the host sent Hello",
+                    f"{frame.TYPE} frame before the host sent anything"
+                    " (a plugin speaks only after Hello)",
                     item,
                     frame,
                 )

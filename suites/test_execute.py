@@ -1,0 +1,557 @@
+"""Execution (PROTOCOL.md §2, §3 and §4 stage 2).
+
+After the handshake the host sends ``Execute{params, args, dir, envs, vars, dry}``. The
+plugin answers **first** with ``Started{id}``, naming the command with an id *it* chooses,
+then streams the command's output as ``Stdout{id, line}`` / ``Stderr{id, line}`` frames and
+ends with exactly **one** terminal frame: ``ExitStatus{id, code}`` or ``Error{id, message}``.
+After the terminal frame nothing more may be said about that id, and no frame may ever
+name an id that no ``Started`` introduced: Octa 0.2.1 reads the frame after ``Execute`` as
+the ``Started`` (anything else fails the task) and then reads until the terminal frame of
+that id, so a missing, doubled or stray frame fails, hangs or corrupts the next task.
+
+The command itself must see the ``dir`` and ``envs`` it was given, must not run at all when
+``dry`` is true, and its output must come back complete, in order and byte-for-byte, also
+when it is non-ASCII or very large: every frame is one UTF-8 JSON object on one
+``\\n``-terminated line, however long.
+
+These checks drive the plugin with *probes* (``echo``, ``stderr``, ``fail``, ``lines``,
+``touch``, ``pwd``, ``env``): command templates for the plugin's command language.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import uuid
+
+from octa_conformance.checking import check, expect, fail
+from octa_conformance.context import CheckContext
+from octa_conformance.host import FakeOcta, HostError, ReplyTimeout, Run, RunResult
+from octa_conformance.protocol import (
+    Closed,
+    ErrorReply,
+    Event,
+    ExitStatus,
+    Kind,
+    Received,
+    Started,
+    Violation,
+)
+
+# Violations that mean "a line was not a well-formed frame" (PROTOCOL.md §2, §3).
+DECODE_KINDS = frozenset(
+    {
+        Kind.FRAME_TOO_LONG,
+        Kind.UNTERMINATED_FRAME,
+        Kind.INVALID_UTF8,
+        Kind.INVALID_JSON,
+        Kind.FRAMES_RUN_TOGETHER,
+        Kind.NOT_AN_OBJECT,
+        Kind.MISSING_TYPE,
+        Kind.UNKNOWN_TYPE,
+        Kind.WRONG_DIALECT,
+        Kind.MISSING_FIELD,
+        Kind.WRONG_TYPE,
+    }
+)
+TERMINAL = (ExitStatus, ErrorReply)
+LARGE_TEXT_BYTES = 256 * 1024
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
+def _show(frame: object) -> str:
+    """``Stdout{id: 'x', line: 'hi\\n'}``: a frame as a plugin author would write it."""
+    if frame is None:
+        return "nothing"
+    fields = ", ".join(
+        f"{f.name}: {_short(getattr(frame, f.name), 40)}"
+        if isinstance(getattr(frame, f.name), str)
+        else f"{f.name}: {getattr(frame, f.name)!r}"
+        for f in dataclasses.fields(frame)  # type: ignore[arg-type]
+    )
+    return f"{getattr(frame, 'TYPE', type(frame).__name__)}{{{fields}}}"
+
+
+def _event(ev: Event) -> str:
+    if isinstance(ev, Received):
+        shown = _show(ev.frame)
+        return f"{'an' if shown[0] in 'AEIOU' else 'a'} {shown} frame"
+    if isinstance(ev, Violation):
+        return f"a frame the host rejected: {ev}"
+    return "the plugin closing the connection"
+
+
+def _observe(octa: CheckContext) -> float:
+    """A short observation window for proving that nothing (more) arrives."""
+    return octa.timeouts.reply / 20
+
+
+def _outcome(result: RunResult) -> str:
+    """How a finished Execute ended, in words."""
+    if result.refused:
+        return f"the Execute was refused with Error{{message: {_short(result.error or '')}}}"
+    if result.error is not None:
+        return f"it ended with Error{{message: {_short(result.error)}}}"
+    return f"it ended with ExitStatus{{code: {result.exit_code}}}"
+
+
+async def _finish(run: Run, octa: CheckContext) -> RunResult:
+    """Wait for ``Started`` then for the terminal frame; return what arrived."""
+    await run.started()
+    return await run.result(octa.timeouts.command)
+
+
+def _first_difference(want: str, got: str) -> str:
+    """Where two texts first differ, shown with a little context."""
+    n = next(
+        (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
+        min(len(want), len(got)),
+    )
+    lo = max(0, n - 20)
+    return (
+        f"{len(got)} chars instead of {len(want)}; first difference at char {n}:"
+        f" expected {want[lo : n + 20]!r}, got {got[lo : n + 20]!r}"
+    )
+
+
+def _probe_plan(octa: CheckContext) -> list[tuple[str, str]]:
+    """A few representative commands: (description, params). Needs ``echo``."""
+    plan = [
+        ("echo 'first'", octa.probe("echo", text="first")),
+        ("echo 'second line'", octa.probe("echo", text="second line")),
+    ]
+    if octa.has_probe("stderr"):
+        plan.append(("stderr 'to stderr'", octa.probe("stderr", text="to stderr")))
+    if octa.has_probe("fail"):
+        plan.append(("fail 2", octa.probe("fail", code=2)))
+    if octa.has_probe("lines"):
+        plan.append(("lines 50", octa.probe("lines", count=50)))
+    plan.append(("echo 'last'", octa.probe("echo", text="last")))
+    return plan
+
+
+async def _run_plan(octa: CheckContext, host: FakeOcta) -> list[tuple[str, Run]]:
+    """Run the plan one command at a time, then keep listening for late frames."""
+    runs = []
+    for what, params in _probe_plan(octa):
+        run = await host.execute(params)
+        await _finish(run, octa)
+        runs.append((what, run))
+    await _quiet(host, octa)
+    return runs
+
+
+async def _quiet(host: FakeOcta, octa: CheckContext) -> None:
+    """Listen for a short window (late frames show up as violations meanwhile)."""
+    # the window passes (or the plugin closes): either way, look at what arrived
+    with contextlib.suppress(HostError):
+        await host.wait_for(lambda ev: False, _observe(octa), since=host.mark())
+
+
+def _late_terminals(host: FakeOcta, ident: str | None) -> list[Violation]:
+    return [
+        v
+        for v in host.violations
+        if v.kind in (Kind.FRAME_AFTER_TERMINAL, Kind.UNKNOWN_ID)
+        and isinstance(v.frame, TERMINAL)
+        and v.frame.id == ident
+    ]
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+@check("execute.started-first")
+async def test_started_first(octa: CheckContext) -> None:
+    """Every ``Execute`` is answered first by ``Started{id}``, ``id`` a non-empty string.
+
+    Octa reads the next frame after ``Execute`` as the ``Started``; output, a terminal
+    frame or anything else first fails the task with "Expected Started response".
+    """
+    host = await octa.ready()
+    for what, params in _probe_plan(octa):
+        mark = host.mark()
+        run = await host.execute(params)
+        k = run.index + 1
+
+        earlier = {ex.id for ex in host.session.executions[: run.index]}
+
+        def first(ev: Event, run: Run = run, earlier: set[str | None] = earlier) -> bool:
+            if isinstance(ev, Received):
+                # late frames of earlier commands are not answers (other checks judge them)
+                if ev.execution is None:
+                    return getattr(ev.frame, "id", None) not in earlier
+                return ev.execution is run.execution
+            if isinstance(ev, Violation):  # a late frame of an earlier id is another check's
+                return ev.kind not in (Kind.FRAME_AFTER_TERMINAL, Kind.DUPLICATE_ID)
+            return True
+
+        try:
+            ev = await host.wait_for(
+                first, octa.timeouts.reply, since=mark, what=f"a reply to Execute #{k} ({what})"
+            )
+        except ReplyTimeout:
+            fail(
+                f"a Started{{id}} frame answering Execute #{k} ({what})",
+                f"nothing within {octa.timeouts.reply:.1f} s",
+                "write Started{id} as soon as the command is accepted, before any output",
+            )
+        ok = (
+            isinstance(ev, Received)
+            and isinstance(ev.frame, Started)
+            and ev.execution is run.execution
+            and isinstance(ev.frame.id, str)
+            and ev.frame.id != ""
+        )
+        if not ok:
+            hint = "the first frame about a command must be Started{id} with a non-empty id"
+            if isinstance(ev, Violation) and ev.kind is Kind.EMPTY_ID:
+                hint = "choose a non-empty id (the Octa SDK uses a random UUID v4)"
+            fail(f"a Started{{id}} frame answering Execute #{k} ({what}) first", _event(ev), hint)
+        await run.result(octa.timeouts.command)
+
+
+@check("execute.one-terminal-frame")
+async def test_one_terminal_frame(octa: CheckContext) -> None:
+    """Every started id gets exactly one terminal frame (``ExitStatus`` or ``Error``).
+
+    Octa reads a command's frames until the terminal frame of its id: without one the task
+    hangs; a second one is read as the answer to whatever Octa sends next.
+    """
+    host = await octa.ready()
+    runs: list[tuple[str, Run]] = []
+    for what, params in _probe_plan(octa):
+        mark = host.mark()
+        run = await host.execute(params)
+        try:
+            ident = await run.started()
+        except HostError as e:
+            refused = run.execution.refused
+            earlier = {r.id: w for w, r in runs}
+            if refused is not None and refused.id in earlier:
+                fail(
+                    f"one terminal frame for the command {earlier[refused.id]!r}"
+                    f" (id {refused.id!r})",
+                    f"a second one, {_show(refused)}, arriving when Execute #{run.index + 1}"
+                    " was waiting for its Started (Octa takes it for that command's answer)",
+                    "send exactly one ExitStatus or Error per id",
+                )
+            raise HostError(f"{e} (while checking the terminal frame of {what})") from None
+
+        def terminal(ev: Event, run: Run = run) -> bool:
+            if isinstance(ev, Closed) or run.done:
+                return True
+            return (
+                isinstance(ev, Violation)
+                and ev.kind is Kind.UNKNOWN_ID
+                and isinstance(ev.frame, TERMINAL)
+            )
+
+        try:
+            ev = await host.wait_for(
+                terminal,
+                octa.timeouts.command,
+                since=mark,
+                what=f"a terminal frame for id {ident!r}",
+            )
+        except ReplyTimeout:
+            fail(
+                f"one ExitStatus or Error frame for id {ident!r} ({what})",
+                f"none within {octa.timeouts.command:.0f} s (frames of that id:"
+                f" {', '.join(_show(f) for f in run.execution.frames[-5:])})",
+                "every command must end with ExitStatus{id, code} or Error{id, message}",
+            )
+        if not run.done:
+            got = (
+                f"{_event(ev)} (a terminal frame with an id no Started named)"
+                if isinstance(ev, Violation)
+                else "the connection closing before any"
+            )
+            fail(f"one ExitStatus or Error frame for id {ident!r} ({what})", got)
+        runs.append((what, run))
+    await _quiet(host, octa)
+    for what, run in runs:
+        extra = _late_terminals(host, run.id)
+        expect(
+            not extra,
+            f"exactly one terminal frame for id {run.id!r} ({what})",
+            lambda run=run, extra=extra: (
+                f"{1 + len(extra)}: {_show(run.execution.terminal)}, "
+                + ", ".join(_show(v.frame) for v in extra)
+            ),
+            "send ExitStatus or Error once per id, and nothing about that id afterwards",
+        )
+
+
+@check("execute.nothing-after-terminal")
+async def test_nothing_after_terminal(octa: CheckContext) -> None:
+    """No frame for an id after its terminal frame; no frame ever for an id never started.
+
+    Octa 0.2.1 silently drops frames with other ids, but a late frame is lost output, and
+    a host with several commands in flight cannot attribute it to anything.
+    """
+    host = await octa.ready()
+    await _run_plan(octa, host)
+    started = set(host.session.ids)
+    bad = [
+        v
+        for v in host.violations
+        if v.kind is Kind.FRAME_AFTER_TERMINAL
+        or (v.kind is Kind.UNKNOWN_ID and getattr(v.frame, "id", None) not in started)
+        or (v.kind is Kind.UNSOLICITED and isinstance(v.frame, Started))
+    ]
+    expect(
+        not bad,
+        "no frame about a command after its ExitStatus/Error, and none naming an id that no"
+        " Started introduced",
+        lambda: f"{len(bad)} such frame(s): " + "; ".join(str(v) for v in bad[:5]),
+        "finish all output of a command before writing its terminal frame, then forget the id",
+    )
+
+
+@check("execute.stdout-delivered")
+async def test_stdout_delivered(octa: CheckContext) -> None:
+    """Probe ``echo``: the text arrives in ``Stdout`` frames of that id, and ExitStatus is 0."""
+    text = f"octa-conformance stdout probe {uuid.uuid4().hex[:8]}"
+    host = await octa.ready()
+    result = await _finish(await host.execute(octa.probe("echo", text=text)), octa)
+    if result.stdout != text:
+        where = " (it arrived in Stderr frames)" if text in result.stderr else ""
+        fail(
+            f"Stdout frames with id {result.id!r} carrying {text!r}",
+            f"stdout {_short(result.stdout)}{where}; {_outcome(result)}",
+            "send each line the command prints to stdout as Stdout{id, line}",
+        )
+    expect(
+        result.exit_code == 0 and result.error is None,
+        "ExitStatus{code: 0} after the output of a successful command",
+        _outcome(result),
+    )
+
+
+@check("execute.stderr-delivered")
+async def test_stderr_delivered(octa: CheckContext) -> None:
+    """Probe ``stderr``: the text arrives in ``Stderr`` frames of that id."""
+    text = f"octa-conformance stderr probe {uuid.uuid4().hex[:8]}"
+    host = await octa.ready()
+    result = await _finish(await host.execute(octa.probe("stderr", text=text)), octa)
+    where = " (it arrived in Stdout frames)" if text in result.stdout else ""
+    expect(
+        result.stderr == text,
+        f"Stderr frames with id {result.id!r} carrying {text!r}",
+        lambda: f"stderr {_short(result.stderr)}{where}; {_outcome(result)}",
+        "forward the command's standard error as Stderr{id, line} (users need the diagnostics)",
+    )
+
+
+@check("execute.exit-code")
+async def test_exit_code(octa: CheckContext) -> None:
+    """Probe ``fail``: ``ExitStatus.code`` equals the requested non-zero code (1 and 3)."""
+    host = await octa.ready()
+    for code in (1, 3):
+        result = await _finish(await host.execute(octa.probe("fail", code=code)), octa)
+        expect(
+            result.exit_code == code and result.error is None,
+            f"ExitStatus{{code: {code}}} for a command that exits with {code}",
+            _outcome(result),
+            "report the command's own exit status unchanged",
+        )
+
+
+@check("execute.output-order")
+async def test_output_order(octa: CheckContext) -> None:
+    """Probe ``lines``: 2,000 numbered lines arrive complete and in order."""
+    count = 2000
+    host = await octa.ready()
+    result = await _finish(await host.execute(octa.probe("lines", count=count)), octa)
+    want = [str(i) for i in range(1, count + 1)]
+    got = result.stdout.split("\n") if result.stdout_lines else []
+    if got != want:
+        missing = sorted(set(want) - set(got), key=int)
+        n = next(
+            (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b),
+            min(len(got), count),
+        )
+        fail(
+            f"the {count} lines 1..{count} on stdout, complete and in order",
+            f"{len(got)} lines; {len(missing)} missing"
+            + (f" (first missing: {', '.join(missing[:5])})" if missing else "")
+            + f"; line {n + 1} should be "
+            + (repr(want[n]) if n < count else "the end")
+            + " but is "
+            + (repr(got[n]) if n < len(got) else "missing")
+            + f"; {_outcome(result)}",
+            "forward every output line, in the order the command printed it",
+        )
+
+
+@check("execute.unicode-roundtrip")
+async def test_unicode_roundtrip(octa: CheckContext) -> None:
+    """Probe ``echo`` with non-ASCII text, quotes, backslashes and a tab: unchanged."""
+    text = "héllo wörld — 日本語 ✓ 😀 é \"double\" 'single' back\\slash \\n tab\there"
+    host = await octa.ready()
+    result = await _finish(await host.execute(octa.probe("echo", text=text)), octa)
+    expect(
+        result.stdout == text,
+        f"stdout exactly {text!r}",
+        lambda: (
+            f"{result.stdout!r} ({_first_difference(text, result.stdout)}); " + _outcome(result)
+        ),
+        "pass params to the command unchanged and decode its output as UTF-8 (JSON-escape"
+        " control characters, never drop or re-encode them)",
+    )
+
+
+@check("execute.large-frame")
+async def test_large_frame(octa: CheckContext) -> None:
+    """Probe ``echo`` with a 256 KiB text: it arrives intact.
+
+    Both directions carry a big frame: the ``Execute`` (its ``params`` hold the text) and
+    the output. Frames may split the text into several lines; the content must match.
+    """
+    unit = "octa-{:06d}|"  # numbered blocks, so a difference says where it is
+    blocks = [unit.format(i) for i in range(LARGE_TEXT_BYTES // len(unit.format(0)) + 1)]
+    text = "".join(blocks)[:LARGE_TEXT_BYTES]
+    host = await octa.ready()
+    result = await _finish(await host.execute(octa.probe("echo", text=text)), octa)
+    got = "".join(result.stdout_lines).replace("\n", "")
+    if got != text:
+        hint = "read host lines of any length and write long output lines whole or in pieces"
+        if result.error is not None and "argument list too long" in result.error.lower():
+            hint = (
+                "Linux limits one exec argument to 128 KiB: run long scripts from a temp"
+                " file or a pipe instead of `sh -c PARAMS`"
+            )
+        fail(
+            f"the {LARGE_TEXT_BYTES}-byte text on stdout, intact",
+            f"{_first_difference(text, got)}; {_outcome(result)}",
+            hint,
+        )
+
+
+@check("execute.dry-run")
+async def test_dry_run(octa: CheckContext) -> None:
+    """Probe ``touch`` with ``dry: true``: Started and ExitStatus{0}, and no file.
+
+    The same command without ``dry`` creates the file (so the probe itself works).
+    """
+    scratch = octa.scratch()
+    dry_path, real_path = scratch / "dry-run-must-not-exist", scratch / "real-run-creates-me"
+    host = await octa.ready()
+    dry = await _finish(await host.execute(octa.probe("touch", path=dry_path), dry=True), octa)
+    expect(
+        dry.exit_code == 0 and dry.error is None,
+        "Started then ExitStatus{code: 0} for a dry run",
+        _outcome(dry),
+    )
+    expect(
+        not dry_path.exists(),
+        f"no file at {dry_path} (dry: true must not perform the command)",
+        "the file was created",
+        "when Execute.dry is true, answer Started and ExitStatus{code: 0} and run nothing",
+    )
+    real = await _finish(await host.execute(octa.probe("touch", path=real_path)), octa)
+    expect(
+        real_path.exists(),
+        f"the file {real_path} created by the same probe without dry",
+        f"no file; {_outcome(real)}",
+        "the touch probe must create the file it names (check the probe configuration)",
+    )
+    expect(
+        not dry_path.exists(),
+        f"still no file at {dry_path} after the real run",
+        "the dry run's file appeared later (the command ran in the background)",
+    )
+
+
+@check("execute.dir-honoured")
+async def test_dir_honoured(octa: CheckContext) -> None:
+    """Probe ``pwd``: the command runs in the ``dir`` sent (a fresh temp dir)."""
+    where = octa.scratch() / "work dir"
+    where.mkdir()
+    host = await octa.ready()
+    result = await _finish(await host.execute(octa.probe("pwd"), dir=str(where)), octa)
+    expect(
+        result.stdout == str(where),
+        f"the command's working directory to be {str(where)!r}",
+        lambda: f"pwd printed {_short(result.stdout)}; {_outcome(result)}",
+        "start the command with its working directory set to Execute.dir",
+    )
+
+
+@check("execute.envs-honoured")
+async def test_envs_honoured(octa: CheckContext) -> None:
+    """Probe ``env``: a variable passed only in ``envs`` is visible to the command."""
+    name = f"OCTA_CONFORM_{uuid.uuid4().hex[:12].upper()}"
+    value = f"value {uuid.uuid4().hex[:8]} from envs"
+    host = await octa.ready()
+    result = await _finish(
+        await host.execute(octa.probe("env", name=name), envs={name: value}), octa
+    )
+    expect(
+        result.stdout == value,
+        f"the command to see {name}={value!r} (sent only in Execute.envs)",
+        lambda: f"it printed {_short(result.stdout)}; {_outcome(result)}",
+        "add Execute.envs to the command's environment (on top of the plugin's own)",
+    )
+
+
+@check("execute.frames-well-formed")
+async def test_frames_well_formed(octa: CheckContext) -> None:
+    """Every frame is one UTF-8 JSON object on one ``\\n``-terminated line, of a known type,
+    with the required fields and types.
+
+    Each check uses a fresh plugin process, so this one runs a representative session
+    (handshake, stdout, stderr, a failure, many lines, non-ASCII output, shutdown) and
+    inspects every frame of it.
+    """
+    host = await octa.ready()
+
+    def broken() -> list[Violation]:
+        return [v for v in host.violations if v.kind in DECODE_KINDS]
+
+    plan = []
+    if octa.has_probe("echo"):
+        plan.append(octa.probe("echo", text="plain, then ünïcödé 日本 and a\ttab"))
+    if octa.has_probe("stderr"):
+        plan.append(octa.probe("stderr", text="to stderr"))
+    if octa.has_probe("fail"):
+        plan.append(octa.probe("fail", code=4))
+    if octa.has_probe("lines"):
+        plan.append(octa.probe("lines", count=300))
+    for params in plan:
+        mark = host.mark()
+        run = await host.execute(params)
+
+        def settled(ev: Event, run: Run = run) -> bool:
+            return run.done or (isinstance(ev, Violation) and ev.kind in DECODE_KINDS)
+
+        try:  # stop early on a broken frame: the command may never be seen to end
+            await host.wait_for(
+                settled,
+                octa.timeouts.command,
+                since=mark,
+                what=f"the end of Execute #{run.index + 1}",
+            )
+        except HostError:
+            break  # judged below on the frames that did arrive
+        if broken():
+            break
+    if not broken():
+        with contextlib.suppress(HostError):  # other checks judge Shutdown itself
+            await host.shutdown()
+    bad = broken()
+    expect(
+        not bad,
+        "every frame one UTF-8 JSON object on one \\n-terminated line, of a known type, with"
+        " the required fields and types",
+        lambda: f"{len(bad)} malformed frame(s): " + "; ".join(str(v) for v in bad[:5]),
+        'build each frame with a JSON encoder as {"type": T, "payload": {...}} (types'
+        " Started, Stdout, Stderr, ExitStatus, Error, Shutdown) and end it with \\n",
+    )

@@ -1,0 +1,495 @@
+"""Handshake (PROTOCOL.md §3, §4.1).
+
+Right after connecting, Octa sends ``Hello`` with its own version and reads the next frame
+as the plugin's answer:
+
+* ``Hello{version, features}``: ``version`` is a Cargo semver *requirement* on Octa's
+  version (``"0.2.1"`` means ``^0.2.1``). Octa parses it (0.2.1 *panics* if it does not
+  parse) and loads the plugin only if its own version matches it; ``features`` is an array
+  of strings, reserved (``[]``).
+* anything else (``Error``, another frame, a closed connection) and the plugin fails to load.
+
+Then Octa sends ``Schema`` and expects ``Schema{key}``: ``key`` is the task attribute the
+plugin serves (``shell:`` in a task). Octa looks the key up among a task's *extra*
+attributes, so a key equal to a built-in attribute (``env``, ``dir``, ``cmds``...) can never
+be used.
+
+A careful plugin also guards its stages: an ``Execute`` before the handshake is over, or a
+second ``Hello`` once it is, gets an ``Error`` frame (one ``\\n``-terminated line, like every
+frame) and nothing is run; the session goes on. And it ignores what it does not know in the
+host's ``Hello`` (unknown ``features`` or extra fields), so that a later Octa can add some.
+
+Except for ``handshake.hello-reply``, which insists on the target dialect, these checks talk
+to the plugin in the dialect its own ``Hello`` was written in: a plugin built on the 0.2.0 SDK
+then fails the dialect check once, not every check of the area.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+from octa_conformance.checking import check, expect, fail
+from octa_conformance.context import CheckContext
+from octa_conformance.host import ConnectionClosed, FakeOcta, HostError, ReplyTimeout
+from octa_conformance.protocol import (
+    Closed,
+    Command,
+    Dialect,
+    ErrorReply,
+    Event,
+    HelloCommand,
+    HelloReply,
+    Kind,
+    Received,
+    SchemaCommand,
+    SchemaReply,
+    Violation,
+)
+from octa_conformance.protocol.violations import quote
+from octa_conformance.semver import parse_requirement
+
+# The task attributes Octa 0.2.1 defines itself (PROTOCOL.md §4.1): a plugin key equal to one
+# of them is never looked up among the task's extra attributes, so the plugin is never used.
+BUILTIN_TASK_ATTRIBUTES = frozenset(
+    {
+        "env",
+        "dir",
+        "desc",
+        "vars",
+        "cmds",
+        "internal",
+        "platforms",
+        "ignore_error",
+        "deps",
+        "run",
+        "silent",
+        "execute_mode",
+        "sources",
+        "source_strategy",
+        "preconditions",
+    }
+)
+PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+DIALECT_SHAPES = {
+    Dialect.V0_2_1: 'adjacently tagged: {"type":"Hello","payload":{"version":...,"features":[]}}',
+    Dialect.V0_2_0: 'internally tagged: {"type":"Hello","version":...,"features":[]}',
+}
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def plugin_dialect(octa: CheckContext) -> Dialect:
+    """The dialect the plugin's own Hello used (the target's if that is unknown)."""
+    return octa.info.dialect or octa.dialect
+
+
+async def connect(octa: CheckContext, label: str = "") -> FakeOcta:
+    """A fresh plugin process and a connection speaking the plugin's own dialect."""
+    return await octa.connect(octa.spawn(), dialect=plugin_dialect(octa), label=label)
+
+
+async def reply_to(
+    host: FakeOcta,
+    command: Command,
+    timeout: float | None = None,
+    ignore: tuple[Kind, ...] = (),
+) -> Event | None:
+    """Send ``command``; return the first thing that settles it (see ``settled``)."""
+    mark = host.mark()
+    try:
+        await host.send(command)
+    except ConnectionClosed:
+        return Closed()
+    return await settled(host, command, mark, timeout, ignore)
+
+
+async def settled(
+    host: FakeOcta,
+    command: Command,
+    mark: int,
+    timeout: float | None = None,
+    ignore: tuple[Kind, ...] = (),
+) -> Event | None:
+    """The first event since ``mark`` that settles ``command`` (already sent).
+
+    That is the frame answering it (``Received``), a violation not in ``ignore`` (a
+    malformed frame never answers anything, so waiting longer would only hit the timeout),
+    ``Closed``, or None when nothing arrived within ``timeout`` (default ``timeouts.reply``).
+    """
+    timeout = host.timeouts.reply if timeout is None else timeout
+
+    def settles(ev: Event) -> bool:
+        if isinstance(ev, Violation):
+            return ev.kind not in ignore
+        if isinstance(ev, Received):
+            return ev.answers is not None and ev.answers.command is command
+        return True  # Closed
+
+    try:
+        return await host.wait_for(settles, timeout, since=mark, what=f"a reply to {command.TYPE}")
+    except ConnectionClosed:
+        return Closed()
+    except ReplyTimeout:
+        return None
+
+
+def frame_text(ev: Received) -> str:
+    frame = ev.frame
+    if isinstance(frame, ErrorReply):
+        what = f"an Error frame (id {frame.id!r}, message {frame.message!r})"
+    else:
+        what = f"a {frame.TYPE} frame"
+    return f"{what}: {quote(ev.raw)}"
+
+
+def describe(host: FakeOcta, ev: Event | None, timeout: float | None = None) -> str:
+    """What arrived instead of the expected reply, in words."""
+    if ev is None:
+        return f"no reply within {timeout or host.timeouts.reply:.1f} s"
+    if isinstance(ev, Closed):
+        status = host.process.returncode if host.process else None
+        tail = f" (the process exited with status {status})" if status is not None else ""
+        return f"the plugin closed the connection without replying{tail}"
+    if isinstance(ev, Violation):
+        return f"a protocol violation: {ev}"
+    return frame_text(ev)
+
+
+async def expect_reply(
+    host: FakeOcta, command: Command, want: type, expected: str, hint: str = ""
+) -> object:
+    """Send ``command`` and return its reply of type ``want``; fail clearly otherwise."""
+    ev = await reply_to(host, command)
+    if isinstance(ev, Received) and isinstance(ev.frame, want):
+        return ev.frame
+    fail(expected, describe(host, ev), hint)
+
+
+async def hello(host: FakeOcta, octa: CheckContext) -> HelloReply:
+    return await expect_reply(  # type: ignore[return-value]
+        host,
+        HelloCommand(octa.target),
+        HelloReply,
+        f"a Hello response to Hello{{version: {octa.target!r}}}",
+        "answer Hello with Hello{version: <your semver requirement>, features: []}",
+    )
+
+
+async def schema(host: FakeOcta) -> SchemaReply:
+    return await expect_reply(  # type: ignore[return-value]
+        host,
+        SchemaCommand(),
+        SchemaReply,
+        "a Schema{key} response to Schema",
+        "answer Schema with Schema{key: <the task attribute you serve>}",
+    )
+
+
+async def file_appears(path: Path, window: float, poll: float) -> bool:
+    """Poll for ``path`` during ``window`` seconds (a file cannot be awaited)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + window
+    while not path.exists():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(poll)
+    return True
+
+
+async def refused_and_not_run(octa: CheckContext, stage: str, rest: list[str]) -> None:
+    """Send the ``touch`` probe as an Execute ``stage``; it must get an Error and not run.
+
+    ``rest`` is what is left of the handshake (``Hello``, ``Schema``). After the refusal the
+    host finishes the handshake and runs an echo (if configured), so that a command the
+    plugin ran anyway has created its file before the host looks. If the plugin cannot go
+    on (it need not), the host watches for the file during a short window instead.
+    """
+    work = octa.scratch()
+    marker = work / f"executed-{stage.replace(' ', '-')}"
+    params = octa.probe("touch", path=str(marker))  # skips the check if not configured
+    host = await connect(octa)
+    if "Hello" not in rest:
+        await hello(host, octa)
+    mark = host.mark()
+    run = await host.execute(params, dir=str(work))
+    # The session flags every frame before Hello; here the host asked for this one.
+    ev = await settled(host, run.execution.command, mark, ignore=(Kind.SENT_BEFORE_HELLO,))
+    expected = f"an Error frame answering an Execute sent {stage}"
+    if isinstance(ev, Received) and ev.frame.TYPE == "Started":
+        fail(
+            expected,
+            f"Started{{id: {ev.frame.id!r}}}: the plugin executed a command {stage},"
+            " before the handshake was complete",
+            "keep a per-connection stage (expect Hello, expect Schema, ready) and answer an"
+            ' Execute in the wrong stage with Error{id: "protocol_error", message: ...}',
+        )
+    if not (isinstance(ev, Received) and isinstance(ev.frame, ErrorReply)):
+        fail(
+            expected,
+            describe(host, ev),
+            'answer it with Error{id: "protocol_error", message: "Expected Hello command"}',
+        )
+    flushed = False
+    try:
+        if "Hello" in rest:
+            await host.hello()
+        await host.schema()
+        if octa.has_probe("echo"):
+            await host.run(octa.probe("echo", text="flush"), dir=str(work))
+        flushed = True
+    except HostError:
+        pass  # the session need not go on after a refusal
+    if flushed:
+        appeared = marker.exists()
+    else:
+        appeared = await file_appears(marker, octa.timeouts.reply / 10, octa.timeouts.poll)
+    expect(
+        not appeared,
+        f"the refused Execute (sent {stage}) not run: no file {marker}",
+        f"the file {marker} was created: the plugin answered Error but ran the command anyway",
+        "refuse the command without running it",
+    )
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+@check("handshake.hello-reply")
+async def test_hello_reply(octa: CheckContext) -> None:
+    """``Hello`` is answered with a well-formed ``Hello`` response of the target dialect.
+
+    ``version`` must be a string and ``features`` an array of strings; a missing or mistyped
+    field makes the whole frame unparsable for Octa, and the plugin fails to load.
+    """
+    host = await octa.launch()  # speaks the target's dialect
+    target = octa.dialect
+    ev = await reply_to(host, HelloCommand(octa.target))
+    expected = (
+        f"a Hello response in dialect {target.value} ({DIALECT_SHAPES[target]}),"
+        " with version a string and features an array of strings"
+    )
+    if isinstance(ev, Violation) and ev.kind is Kind.WRONG_DIALECT:
+        other = next(d for d in Dialect if d is not target)
+        seen = octa.info.dialect if octa.info.dialect not in (None, target) else other
+        fail(
+            expected,
+            f"a Hello response in dialect {seen.value} ({DIALECT_SHAPES[seen]}): {quote(ev.data)}",
+            f"Octa {octa.target} reads responses in dialect {target.value} only and fails to load"
+            f" this plugin; build it against the octa-plugin SDK {target.value} (or write"
+            f" {'the fields inside payload' if target.adjacent else 'the fields beside type'})",
+        )
+    if isinstance(ev, Violation) and ev.kind in (Kind.MISSING_FIELD, Kind.WRONG_TYPE):
+        fail(
+            expected,
+            f"a malformed Hello: {ev.message}: {quote(ev.data)}",
+            "Octa (serde) cannot parse a Hello with a missing or mistyped field and fails to"
+            ' load the plugin; send e.g. {"type":"Hello","payload":{"version":">=0.2.1, <0.3.0",'
+            '"features":[]}}',
+        )
+    if not (isinstance(ev, Received) and isinstance(ev.frame, HelloReply)):
+        fail(
+            expected,
+            describe(host, ev),
+            "answer Hello with Hello{version: <your semver requirement>, features: []};"
+            " Octa decides compatibility itself",
+        )
+    reply = ev.frame
+    expect(
+        isinstance(reply.version, str)
+        and isinstance(reply.features, tuple)
+        and all(isinstance(f, str) for f in reply.features),
+        expected,
+        repr(reply),
+    )
+
+
+@check("handshake.requirement-parses")
+async def test_requirement_parses(octa: CheckContext) -> None:
+    """``Hello.version`` parses as a Cargo semver requirement (Octa 0.2.1 panics otherwise)."""
+    host = await connect(octa)
+    reply = await hello(host, octa)
+    try:
+        parse_requirement(reply.version)
+    except ValueError as e:
+        fail(
+            "Hello.version to be a Cargo semver version requirement, e.g. '>=0.2.1, <0.3.0'"
+            " or '0.2.1' (which means ^0.2.1)",
+            f"{reply.version!r}, which does not parse: {e}",
+            "Octa 0.2.1 unwraps VersionReq::parse(...) and PANICS on this: the user's whole"
+            " Octa run crashes, not just this plugin",
+        )
+
+
+@check("handshake.requirement-matches-target")
+async def test_requirement_matches_target(octa: CheckContext) -> None:
+    """The requirement matches the target Octa version (``--octa-version``, default 0.2.1)."""
+    host = await connect(octa)
+    reply = await hello(host, octa)
+    try:
+        requirement = parse_requirement(reply.version)
+    except ValueError as e:
+        fail(
+            f"a requirement that accepts Octa {octa.target}",
+            f"{reply.version!r}, which does not even parse ({e}): Octa 0.2.1 panics on it",
+        )
+    expect(
+        requirement.matches(octa.target),
+        f"a requirement that accepts Octa {octa.target}",
+        f"{reply.version!r}, which does not: Octa {octa.target} refuses to load the plugin"
+        " (Version mismatch)",
+        f"declare e.g. '{octa.target}' (= ^{octa.target}) or a range such as"
+        f" '>={octa.target}, <NEXT-BREAKING'; remember that a bare version means ^",
+    )
+
+
+@check("handshake.schema-reply")
+async def test_schema_reply(octa: CheckContext) -> None:
+    """``Schema`` is answered with ``Schema{key}``, ``key`` a non-empty string."""
+    host = await connect(octa)
+    await hello(host, octa)
+    reply = await schema(host)
+    expect(
+        isinstance(reply.key, str) and reply.key != "",
+        "Schema{key} with key a non-empty string (the task attribute the plugin serves)",
+        f"Schema{{key: {reply.key!r}}}",
+        "an empty key can never appear in a task: Octa could not route any command to you",
+    )
+
+
+@check("handshake.key-usable")
+async def test_key_usable(octa: CheckContext) -> None:
+    """The key is a plain identifier and not one of Octa's built-in task attributes."""
+    host = await connect(octa)
+    await hello(host, octa)
+    key = (await schema(host)).key
+    expect(
+        PLAIN_KEY.fullmatch(key) is not None,
+        "a key that is a plain identifier ([A-Za-z_][A-Za-z0-9_-]*), usable as a task"
+        " attribute name",
+        f"{key!r}",
+        "task attributes are written as plain YAML keys (e.g. `shell: echo hi`); pick a"
+        " short identifier",
+    )
+    expect(
+        key not in BUILTIN_TASK_ATTRIBUTES,
+        "a key that is not a built-in task attribute"
+        f" ({', '.join(sorted(BUILTIN_TASK_ATTRIBUTES))})",
+        f"{key!r}, which Octa reads as its own task attribute",
+        "Octa looks plugin keys up among a task's *extra* attributes only, so this plugin"
+        " would never be called; choose another key",
+    )
+
+
+@check("handshake.execute-before-hello-refused")
+async def test_execute_before_hello_refused(octa: CheckContext) -> None:
+    """An ``Execute`` sent first is answered with ``Error`` and not executed (no file appears).
+
+    The host then finishes the handshake and runs an echo (if configured), so that a command
+    the plugin ran anyway has had time to create its file before the host looks.
+    """
+    await refused_and_not_run(octa, "before Hello", ["Hello", "Schema"])
+
+
+@check("handshake.execute-before-schema-refused")
+async def test_execute_before_schema_refused(octa: CheckContext) -> None:
+    """After ``Hello``, an ``Execute`` instead of ``Schema`` gets ``Error`` and is not executed."""
+    await refused_and_not_run(octa, "between Hello and Schema", ["Schema"])
+
+
+@check("handshake.repeated-hello-refused")
+async def test_repeated_hello_refused(octa: CheckContext) -> None:
+    """A second ``Hello`` after the handshake gets a ``\\n``-terminated ``Error``; the session
+    still works (an echo probe succeeds).
+
+    A frame without its newline only shows when the next frame arrives glued to it, so the
+    host runs the echo right after the refusal and then looks at what came back.
+    """
+    text = f"still-alive-{uuid.uuid4().hex[:8]}"
+    params = octa.probe("echo", text=text)
+    host = await connect(octa)
+    await hello(host, octa)
+    await schema(host)
+    second = HelloCommand(octa.target)
+    mark = host.mark()
+    # A well-terminated Error arrives at once; a glued one is only seen with the next frame.
+    ev = await reply_to(host, second, timeout=octa.timeouts.reply / 10)
+    if isinstance(ev, Received) and isinstance(ev.frame, HelloReply):
+        fail(
+            "an Error frame answering the second Hello",
+            f"{frame_text(ev)}: the plugin ran the handshake again",
+            "the handshake happens once per connection; answer a second Hello with Error{id:"
+            ' "protocol_error", message: ...} and carry on',
+        )
+    try:
+        run = await host.execute(params, dir=str(octa.scratch()))
+        ev = await host.wait_for(
+            lambda e: isinstance(e, (Violation, Closed)) or run.execution.done,
+            octa.timeouts.command,
+            since=mark,
+            what="the end of the echo run after the second Hello",
+        )
+    except HostError as e:
+        fail(
+            f"the echo probe to finish after the refused Hello (within {octa.timeouts.command} s)",
+            str(e),
+        )
+    problem = ev if isinstance(ev, (Violation, Closed)) else None
+    glued = [v for v in host.violations if v.kind is Kind.FRAMES_RUN_TOGETHER]
+    if glued:
+        fail(
+            "the Error answering the second Hello as one JSON line terminated by \\n",
+            f"it ran into the next frame on the same line: {glued[0]}",
+            "the Octa SDK writes its protocol_error frames without the trailing newline (a known"
+            " SDK bug): Octa then fails to parse the next frame, here the Started of the next"
+            ' command. Write "\\n" after every frame',
+        )
+    answered = [
+        e
+        for e in host.events_since(0)
+        if isinstance(e, Received) and e.answers is not None and e.answers.command is second
+    ]
+    if not answered:
+        fail(
+            "an Error frame answering the second Hello",
+            "no answer to it"
+            + (f" (then: {describe(host, problem)})" if problem is not None else ""),
+            'answer a second Hello with Error{id: "protocol_error", message: ...}; Octa pairs'
+            " replies with commands by order, so an unanswered command shifts every later reply",
+        )
+    if not isinstance(answered[0].frame, ErrorReply):
+        fail("an Error frame answering the second Hello", frame_text(answered[0]))
+    if problem is not None:
+        fail("the session to go on after the refused Hello", describe(host, problem))
+    result = run.snapshot()
+    if result.refused:
+        fail(
+            "the session to keep working after the refused Hello (the echo probe runs)",
+            f"the echo was refused: {result.error!r}",
+        )
+    expect(
+        result.exit_code == 0 and result.stdout == text,
+        f"the echo probe after the refused Hello to print {text!r} and exit 0",
+        f"stdout {result.stdout!r}, exit code {result.exit_code}, error {result.error!r}",
+        "a refused command must not end or derail the session",
+    )
+
+
+@check("handshake.features-tolerated")
+async def test_features_tolerated(octa: CheckContext) -> None:
+    """A host ``Hello`` with unknown ``features`` and unknown extra fields is still accepted."""
+    host = await connect(octa)
+    cmd = HelloCommand(octa.target, ("some-future-feature",), {"future_field": 1})
+    await expect_reply(
+        host,
+        cmd,
+        HelloReply,
+        'a Hello response to Hello{version, features: ["some-future-feature"], future_field: 1}',
+        "ignore features and fields you do not know (serde ignores unknown fields by default);"
+        " a later Octa will send some",
+    )
+    await schema(host)

@@ -1,0 +1,82 @@
+"""Launch (PROTOCOL.md §1).
+
+Octa starts a plugin as ``<plugin> --socket-path P`` in a new process group and retries
+``connect(P)`` for 5 s, 100 ms apart. The plugin is the socket *server*: it must listen on
+exactly ``P`` and stay silent until the host says ``Hello``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from octa_conformance.checking import check, expect, fail
+from octa_conformance.context import CheckContext
+
+
+@check("launch.listens")
+async def test_listens(octa: CheckContext) -> None:
+    """Started as ``<plugin> --socket-path P``, it accepts a connection on P within 5 s."""
+    process = octa.spawn()
+    await octa.connect(process)  # polls connect() until the 5 s deadline; raises if never
+    expect(
+        process.returncode is None,
+        "the plugin process keeps running after accepting the connection",
+        f"it exited with status {process.returncode}",
+    )
+
+
+@check("launch.socket-path-honoured")
+async def test_socket_path_honoured(octa: CheckContext) -> None:
+    """It listens on exactly the path it was given, also one containing spaces."""
+    for name in ("octa.alpha.sock", "path with spaces.sock"):
+        process = octa.spawn(socket_name=name)
+        await octa.connect(process, label=f"socket {name!r}")
+        expect(
+            process.socket_path.name == name and process.socket_path.is_socket(),
+            f"a Unix socket at {process.socket_path}",
+            f"nothing listening there (files in its directory: "
+            f"{sorted(p.name for p in process.socket_path.parent.iterdir())})",
+        )
+
+
+@check("launch.quiet-before-hello")
+async def test_quiet_before_hello(octa: CheckContext) -> None:
+    """After the connection opens, the plugin sends nothing until it has received Hello.
+
+    Octa reads the first frame after its own Hello as the plugin's Hello reply; anything
+    sent earlier would be taken for the reply and break the handshake.
+    """
+    host = await octa.launch()
+    quiet = octa.timeouts.reply / 10  # a short window: a chatty plugin speaks at once
+    try:
+        event = await host.next_frame(timeout=quiet)
+    except Exception:
+        return  # nothing arrived (or the plugin waited and closed): conforming
+    fail(
+        "no frame before the host's Hello",
+        f"the plugin sent {event} first",
+        "wait for the host's Hello before writing anything",
+    )
+
+
+@check("launch.unknown-flag")
+async def test_unknown_flag(octa: CheckContext) -> None:
+    """Started with an extra ``--log-dir DIR`` (an SDK flag Octa may pass), it still listens."""
+    log_dir = octa.scratch()
+    process = octa.spawn(extra_args=[*octa.config.plugin_args, "--log-dir", str(log_dir)])
+    host = await octa.connect(process)
+    await host.handshake()
+
+
+@check("launch.startup-time")
+async def test_startup_time(octa: CheckContext) -> None:
+    """Time from spawn to accepting a connection, median of 3."""
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        process = octa.spawn()
+        await octa.connect(process)
+        times.append(time.monotonic() - t0)
+        await process.stop()
+    octa.figure(median_s=round(statistics.median(times), 4), samples_s=[round(t, 4) for t in times])

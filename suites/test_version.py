@@ -1,0 +1,341 @@
+"""Version compatibility (PROTOCOL.md §4.1, §5).
+
+A plugin never decides whether it is compatible with Octa: it answers every ``Hello`` with
+its *version requirement*, a Cargo semver requirement on Octa's version, and Octa decides.
+``octa_accepts`` below is that decision, step by step as Octa 0.2.1 takes it:
+
+1. the plugin must answer ``Hello`` with ``Hello`` (an ``Error``, another frame or a closed
+   connection and the load fails);
+2. the requirement must parse (``VersionReq::parse``; Octa 0.2.1 unwraps the result, so an
+   unparsable requirement crashes Octa itself);
+3. Octa's own version must match it (``VersionReq::matches``) — otherwise "Version mismatch".
+
+Cargo rules, not npm's: a bare ``"0.2.1"`` means ``^0.2.1``, i.e. ``>=0.2.1, <0.3.0``. A
+rejected plugin gets no ``Execute``: Octa sends ``Shutdown``, waits 5 s for the answer, 1 s
+for the process to exit, then kills it. The plugin must go quietly, whatever version the host
+announced, and leave no process behind.
+
+The checks here pretend to be other Octa versions, derived from the plugin's requirement
+(``semver.probe_versions``). They talk in the dialect the plugin's own ``Hello`` used: the
+dialect is checked once, by ``handshake.hello-reply``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from octa_conformance.checking import check, expect, fail
+from octa_conformance.context import CheckContext
+from octa_conformance.host import ConnectionClosed, FakeOcta, ReplyTimeout
+from octa_conformance.protocol import (
+    Closed,
+    Command,
+    Dialect,
+    ErrorReply,
+    Event,
+    HelloCommand,
+    HelloReply,
+    Received,
+    SchemaCommand,
+    SchemaReply,
+    ShutdownCommand,
+    ShutdownReply,
+    Violation,
+)
+from octa_conformance.protocol.violations import quote
+from octa_conformance.semver import (
+    Requirement,
+    bounds,
+    is_unbounded_above,
+    parse_requirement,
+    probe_versions,
+)
+from octa_conformance.supervisor import PluginProcess
+
+# The Octa versions of the published compatibility matrix (the target is added to them).
+MATRIX_VERSIONS = ("0.1.0", "0.2.0", "0.2.1", "0.3.0", "1.0.0")
+
+
+def octa_accepts(requirement: str | None, version: str) -> tuple[bool, str]:
+    """Whether Octa ``version`` loads a plugin whose Hello carried ``requirement``, and why.
+
+    ``requirement`` is None when the plugin gave no (well-formed) Hello response.
+    """
+    if requirement is None:
+        return False, "no Hello response: the plugin fails to load"
+    try:
+        req = parse_requirement(requirement)
+    except ValueError as e:
+        return False, f"the requirement does not parse, Octa 0.2.1 panics ({e})"
+    if not req.matches(version):
+        return False, f"Version mismatch: the plugin requires {requirement!r}, Octa is {version}"
+    return True, f"{requirement!r} matches {version}"
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def plugin_dialect(octa: CheckContext) -> Dialect:
+    """The dialect the plugin's own Hello used (the target's if that is unknown)."""
+    return octa.info.dialect or octa.dialect
+
+
+def usable_requirement(octa: CheckContext) -> tuple[str, Requirement]:
+    """The requirement the plugin declared to the target version; skip if there is none."""
+    text = octa.info.requirement
+    if text is None:
+        pytest.skip(
+            "the plugin gave no Hello response to derive host versions from"
+            f" ({octa.info.error or 'no reply'}); see handshake.hello-reply"
+        )
+    try:
+        return text, parse_requirement(text)
+    except ValueError as e:
+        pytest.skip(
+            f"the plugin's requirement does not parse ({e}); see handshake.requirement-parses"
+        )
+
+
+async def reply_to(host: FakeOcta, command: Command, timeout: float | None = None) -> Event | None:
+    """Send ``command``; return its answer, a violation, ``Closed``, or None on timeout."""
+    timeout = host.timeouts.reply if timeout is None else timeout
+    mark = host.mark()
+    try:
+        await host.send(command)
+    except ConnectionClosed:
+        return Closed()
+
+    def settles(ev: Event) -> bool:
+        if isinstance(ev, Received):
+            return ev.answers is not None and ev.answers.command is command
+        return True  # a Violation (a malformed frame answers nothing) or Closed
+
+    try:
+        return await host.wait_for(settles, timeout, since=mark, what=f"a reply to {command.TYPE}")
+    except ConnectionClosed:
+        return Closed()
+    except ReplyTimeout:
+        return None
+
+
+async def describe(host: FakeOcta, ev: Event | None, timeout: float) -> str:
+    """What arrived instead of the expected reply, in words."""
+    if ev is None:
+        return f"no reply within {timeout:.1f} s"
+    if isinstance(ev, Closed):
+        status = await host.process.wait_exit(host.timeouts.exit) if host.process else None
+        tail = f" and exited with status {status}" if status is not None else ""
+        return f"the plugin closed the connection{tail}"
+    if isinstance(ev, Violation):
+        return f"a protocol violation: {ev}"
+    frame = ev.frame
+    if isinstance(frame, ErrorReply):
+        return f"an Error frame (id {frame.id!r}, message {frame.message!r}): {quote(ev.raw)}"
+    return f"a {frame.TYPE} frame: {quote(ev.raw)}"
+
+
+def describe_processes(procs: list) -> str:
+    parts = []
+    for p in procs:
+        try:
+            parts.append(f"pid {p.pid} {' '.join(p.cmdline())[:120]!r}")
+        except Exception:
+            parts.append(f"pid {p.pid}")
+    return ", ".join(parts)
+
+
+async def launch_as(octa: CheckContext, version: str) -> tuple[PluginProcess, FakeOcta]:
+    process = octa.spawn()
+    host = await octa.connect(
+        process, dialect=plugin_dialect(octa), label=f"host announcing Octa {version}"
+    )
+    return process, host
+
+
+async def run_all(coros: list) -> None:
+    """Run the per-version probes concurrently; raise the first failure in version order."""
+    for outcome in await asyncio.gather(*coros, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def offer_incompatible(octa: CheckContext, declared: str, version: str) -> None:
+    """Announce ``version`` (outside the requirement); Octa must reject; the plugin must go."""
+    process, host = await launch_as(octa, version)
+    timeout = octa.timeouts.reply
+    ev = await reply_to(host, HelloCommand(version), timeout)
+    if not (isinstance(ev, Received) and isinstance(ev.frame, HelloReply)):
+        fail(
+            f"a Hello response to a host announcing Octa {version} (outside the requirement"
+            f" {declared!r}), so that Octa can report the mismatch itself",
+            await describe(host, ev, timeout),
+            "answer every Hello with your requirement whatever version the host announces:"
+            " compatibility is Octa's decision (§4.1); a refused or crashed handshake hides the"
+            " 'Version mismatch' diagnosis, and a host version you do not know is no error",
+        )
+    accepted, reason = octa_accepts(ev.frame.version, version)
+    if accepted:
+        fail(
+            f"Octa {version} to reject the plugin: it is outside the requirement {declared!r}"
+            f" that the plugin declared to Octa {octa.target}",
+            f"to Octa {version} the plugin declared {ev.frame.version!r} ({reason}): Octa"
+            f" {version} would load it and send it commands",
+            "declare one fixed requirement, whatever version the host announces",
+        )
+    # Octa rejected the plugin: it sends no Execute, only Shutdown, and then waits for exit.
+    timeout = octa.timeouts.shutdown_reply
+    ev = await reply_to(host, ShutdownCommand(), timeout)
+    if not (isinstance(ev, Received) and isinstance(ev.frame, ShutdownReply)):
+        fail(
+            f"a Shutdown{{message}} response to the Shutdown that Octa {version} sends after"
+            f" rejecting the plugin ({reason})",
+            await describe(host, ev, timeout),
+            "an unfamiliar host version must not make the plugin crash, hang up or hang:"
+            " keep serving the session until Shutdown, acknowledge it, then exit",
+        )
+    status = await process.wait_exit(octa.timeouts.exit)
+    killed = status is None
+    if killed:  # what Octa does after 1 s; not this check's concern (see shutdown.*)
+        process.send_signal(signal.SIGKILL)
+        status = await process.wait_exit(octa.timeouts.kill_grace)
+        expect(status is not None, "the plugin process to die of SIGKILL", "it is still running")
+    else:
+        expect(
+            status == 0,
+            f"the rejected plugin (host Octa {version}) to exit cleanly, with status 0, after"
+            " acknowledging Shutdown",
+            f"exit status {status}",
+        )
+    leftovers = process.orphans()
+    expect(
+        not leftovers,
+        f"no process started by the plugin still alive once it is gone (host Octa {version},"
+        " rejected, so no command ever ran)",
+        lambda: (
+            f"{describe_processes(leftovers)} survived the plugin"
+            + (" (killed with SIGKILL after not exiting)" if killed else "")
+        ),
+        "whatever the plugin starts must end with it: stop helper processes on Shutdown"
+        " (and on SIGTERM/SIGINT) before exiting; Octa only kills the plugin process itself",
+    )
+
+
+async def offer_compatible(octa: CheckContext, declared: str, version: str) -> None:
+    """Announce ``version`` (inside the requirement); Octa must load the plugin and use it."""
+    _, host = await launch_as(octa, version)
+    timeout = octa.timeouts.reply
+    ev = await reply_to(host, HelloCommand(version), timeout)
+    if not (isinstance(ev, Received) and isinstance(ev.frame, HelloReply)):
+        fail(
+            f"a Hello response to a host announcing Octa {version}, which the plugin's"
+            f" requirement {declared!r} accepts",
+            await describe(host, ev, timeout),
+            "answer every Hello with your requirement whatever version the host announces",
+        )
+    accepted, reason = octa_accepts(ev.frame.version, version)
+    expect(
+        accepted,
+        f"Octa {version} to load the plugin ({declared!r}, declared to Octa {octa.target},"
+        f" accepts {version})",
+        f"to Octa {version} the plugin declared {ev.frame.version!r}: {reason}",
+        "declare one fixed requirement, whatever version the host announces",
+    )
+    ev = await reply_to(host, SchemaCommand(), timeout)
+    if not (isinstance(ev, Received) and isinstance(ev.frame, SchemaReply)):
+        fail(
+            f"a Schema{{key}} response to the Schema of Octa {version}",
+            await describe(host, ev, timeout),
+            "the handshake must work the same for every host version your requirement accepts",
+        )
+    if octa.has_probe("echo"):
+        text = f"loaded-by-octa-{version}"
+        result = await host.run(octa.probe("echo", text=text), dir=str(octa.scratch()))
+        expect(
+            result.exit_code == 0 and result.stdout == text,
+            f"the echo probe, run by Octa {version}, to print {text!r} and exit 0",
+            f"stdout {result.stdout!r}, exit code {result.exit_code}, error {result.error!r}",
+        )
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+@check("version.incompatible-host-rejected")
+async def test_incompatible_host_rejected(octa: CheckContext) -> None:
+    """Host versions outside the requirement (just below, just above, next major) are
+    rejected as Octa rejects them; no Execute follows; the plugin then terminates cleanly
+    (Shutdown acknowledged, exit status 0, or killed) and leaves no child process.
+
+    Each version gets a fresh plugin, and each must still answer ``Hello`` with a requirement
+    that excludes it: a plugin that adapts its answer to the host's version, or that refuses,
+    crashes or hangs on a version it does not know, fails.
+    """
+    declared, req = usable_requirement(octa)
+    versions = [str(v) for v in probe_versions(req)["rejected"]]
+    if not versions:
+        octa.note(f"{declared!r} accepts every release: no incompatible host version exists")
+        return
+    await run_all([offer_incompatible(octa, declared, v) for v in versions])
+
+
+@check("version.compatible-host-accepted")
+async def test_compatible_host_accepted(octa: CheckContext) -> None:
+    """Versions inside the requirement (the lowest matching ones and the target) are accepted:
+    the handshake works and a command runs (echo probe, if configured)."""
+    declared, req = usable_requirement(octa)
+    versions = [str(v) for v in probe_versions(req)["accepted"]]
+    if req.matches(octa.target) and octa.target not in versions:
+        versions.append(octa.target)
+    if not versions:
+        fail(
+            "a requirement that some Octa release matches",
+            f"{declared!r} matches no release version: no Octa can ever load the plugin",
+        )
+    await run_all([offer_compatible(octa, declared, v) for v in versions])
+
+
+@check("version.no-wildcard")
+async def test_no_wildcard(octa: CheckContext) -> None:
+    """The requirement is not ``*`` nor unbounded above."""
+    declared, req = usable_requirement(octa)
+    if is_unbounded_above(req):
+        lowest = bounds(req).lowest
+        majors = f"{lowest.major + 1}.0.0, {lowest.major + 2}.0.0" if lowest else "every major"
+        fail(
+            "a requirement with an upper bound, e.g. '>=0.2.1, <0.3.0' or '0.2.1' (which"
+            " Cargo reads as ^0.2.1, i.e. >=0.2.1, <0.3.0)",
+            f"{declared!r}, which accepts every Octa from {lowest} on, including {majors}"
+            " and any version not written yet",
+            "Octa checks nothing but this requirement before using the plugin: a future Octa"
+            " whose protocol changed (a new major, or a new 0.x minor) would load it anyway,"
+            " and the user would get confusing failures mid-run instead of a clear 'Version"
+            " mismatch'. Bound it below the next breaking Octa version",
+        )
+
+
+@check("version.matrix")
+async def test_matrix(octa: CheckContext) -> None:
+    """The verdict for each Octa version of the published list and the target."""
+    requirement = octa.info.requirement
+    versions = list(dict.fromkeys([*MATRIX_VERSIONS, octa.target]))
+    verdicts = {v: octa_accepts(requirement, v) for v in versions}
+    octa.figure(
+        requirement=requirement,
+        matrix={v: "accepted" if ok else "rejected" for v, (ok, _) in verdicts.items()},
+        reasons={v: why for v, (_, why) in verdicts.items()},
+    )
+
+
+@check("version.dialect")
+async def test_dialect(octa: CheckContext) -> None:
+    """Which dialect the plugin's responses use, and whether it is the target's."""
+    seen = octa.info.dialect
+    octa.figure(
+        dialect=seen.value if seen else None,
+        target_dialect=octa.dialect.value,
+        matches_target=seen is octa.dialect,
+        tagging=None if seen is None else ("adjacent" if seen.adjacent else "internal"),
+    )
