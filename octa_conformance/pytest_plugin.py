@@ -9,7 +9,9 @@ entry point. Fixtures for custom tests: ``octa`` (a :class:`CheckContext`),
 
 from __future__ import annotations
 
+import shutil
 import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -34,6 +36,7 @@ from octa_conformance.supervisor import kill_all
 OPTIONS_KEY = pytest.StashKey[RunOptions]()
 CONTEXT_KEY = pytest.StashKey[CheckContext]()
 REPORT_KEY = pytest.StashKey[RunReport]()
+HYPOTHESIS_HOME_KEY = pytest.StashKey[str]()
 RESULT_PROPERTY = "octa_result"
 
 
@@ -101,19 +104,32 @@ def pytest_configure(config: pytest.Config) -> None:
     if options is None:
         return
     config.stash[OPTIONS_KEY] = options
+    _private_hypothesis_home(config)
     if threading.current_thread() is threading.main_thread() and (
         signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     ):  # SIGTERM unwinds like Ctrl-C, so every plugin process is stopped
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Collector(config, options), "octa-collector")
-        suites = str(suites_dir())
-        if not config.getoption("octa_no_suites") and suites not in config.args:
-            config.args.append(suites)
+    suites = str(suites_dir())  # xdist workers must collect the suites too
+    if not config.getoption("octa_no_suites") and suites not in config.args:
+        config.args.append(suites)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     kill_all()
+    home = config.stash.get(HYPOTHESIS_HOME_KEY, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _private_hypothesis_home(config: pytest.Config) -> None:
+    """Keep hypothesis's caches in a temp dir: a run writes nothing into the user's tree."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = tempfile.mkdtemp(prefix="octa-conform-hypothesis-")
+    config.stash[HYPOTHESIS_HOME_KEY] = home
+    set_hypothesis_home_dir(home)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -189,6 +205,10 @@ def _message(exc: BaseException) -> str:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     rep: pytest.TestReport = outcome.get_result()
+    if rep.when == "teardown" and CONTEXT_KEY in item.stash:
+        # The check is reported: drop its context (hosts, kept frames, transcripts), or the
+        # traffic of every check (a flood: hundreds of MB) stays in memory until the run ends.
+        del item.stash[CONTEXT_KEY]
     cid = check_id_of(item)
     options = item.config.stash.get(OPTIONS_KEY, None)
     if cid is None or options is None:
@@ -209,7 +229,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if exc is not None and isinstance(exc, FAILURES):
             result = CheckResult(cid, "failed", _message(exc))
         else:
-            tb = "".join(traceback.format_exception(exc)) if exc else str(rep.longrepr)
+            tb = _short_traceback(exc) if exc else str(rep.longrepr)
             result = CheckResult(cid, "error", f"harness error in {rep.when}:\n{tb}")
     result.duration_s = rep.duration
     result.transcript = transcript
@@ -236,6 +256,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif result.outcome == "skipped" and rep.failed:
         rep.outcome = "skipped"
         rep.longrepr = (str(item.path), 0, result.message)
+
+
+_PLUMBING = ("_pytest", "pluggy", "pytest_asyncio", "asyncio")
+
+
+def _short_traceback(exc: BaseException) -> str:
+    """The traceback without pytest's, pluggy's and asyncio's own frames."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not any(f"/{part}/" in f.filename.replace("\\", "/") for part in _PLUMBING)
+    ]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return "Traceback (most recent call last):\n" + "".join(lines)
 
 
 def _result_dict(result: CheckResult, info: PluginInfo | None) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from typing import Any
 
 from octa_conformance import catalogue
 from octa_conformance.config import DEFAULT_OCTA_VERSION, HarnessConfig, Timeouts
-from octa_conformance.probes import CONFIG_FILE, ConfigError, parse_probe_option, validate
+from octa_conformance.probes import (
+    CONFIG_FILE,
+    QUOTINGS,
+    ConfigError,
+    parse_probe_option,
+    validate,
+)
 
 try:  # Python 3.11+
     import tomllib
@@ -81,7 +87,30 @@ def check_settings(data: Mapping[str, Any], where: str) -> dict[str, Any]:
         if not isinstance(data["probes"], dict):
             raise ConfigError(f"{where}: [probes] must be a table")
         validate(data["probes"], f"{where} [probes]")
+        quoting = data["probes"].get("quoting")
+        if quoting is not None and quoting not in QUOTINGS:
+            raise ConfigError(f"{where}: probe quoting must be one of {QUOTINGS}, got {quoting!r}")
+    for key, typ, what in _SETTING_TYPES:
+        value = data.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, typ) and not (typ is not bool and isinstance(value, bool))
+        if ok and typ is list:
+            ok = all(isinstance(x, str) for x in value)
+        if not ok:
+            raise ConfigError(f"{where}: '{key}' must be {what}, got {value!r}")
     return dict(data)
+
+
+_SETTING_TYPES: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
+    ("octa-version", str, "a version string"),
+    ("strict", bool, "true or false"),
+    ("select", list, "a list of check id patterns"),
+    ("skip", list, "a list of check id patterns"),
+    ("plugin-args", list, "a list of strings"),
+    ("baseline", str, "a file path"),
+    ("timeout-scale", (int, float), "a positive number"),
+)
 
 
 def load_baseline(path: Path) -> frozenset[str]:

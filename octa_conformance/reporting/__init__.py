@@ -9,9 +9,13 @@ from pathlib import Path
 from octa_conformance.results import RunReport
 
 
+def _write(path: str | os.PathLike[str], text: str) -> None:
+    Path(path).write_text(text, encoding="utf-8")
+
+
 def write_json(report: RunReport, path: str | os.PathLike[str]) -> None:
     """Write the JSON report (schema: docs/report-schema.json)."""
-    Path(path).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    _write(path, json.dumps(report.to_json(), indent=2) + "\n")
 
 
 def write_reports(
@@ -24,6 +28,6 @@ def write_reports(
     if json_path:
         write_json(report, json_path)
     if junit_path:
-        from octa_conformance.reporting.junit import write_junit
+        from octa_conformance.reporting.junit import junit_xml
 
-        write_junit(report, junit_path)
+        _write(junit_path, junit_xml(report))

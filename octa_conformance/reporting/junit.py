@@ -1,54 +1,79 @@
-"""JUnit XML: one testcase per check, classname = area, name = id."""
+"""JUnit XML: one testcase per check, classname = area, name = id.
+
+* failed MUST checks (and SHOULD checks with ``--strict``): ``<failure>`` whose message is the
+  first line of the check's message and whose body is the whole message plus the transcript;
+* failed SHOULD checks without ``--strict``: ``<skipped message="warning: ...">`` so CI
+  dashboards stay green while the warning stays visible;
+* harness errors: ``<error>``; skipped checks: ``<skipped>`` with the reason;
+* baseline failures: ``<skipped message="known failure (baseline): ...">``;
+* figures of INFO checks and stale baseline notes go to ``<system-out>``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from octa_conformance.results import RunReport
+from octa_conformance.results import CheckResult, RunReport
+
+
+def _body(c: CheckResult) -> str:
+    return f"{c.message}\n\n{c.transcript}".strip() if c.transcript else c.message
+
+
+def _system_out(c: CheckResult) -> str | None:
+    parts = []
+    if c.stale_baseline:
+        parts.append("stale baseline entry: this check passes now, remove it from the baseline")
+    if c.figures is not None:
+        parts.append("figures: " + json.dumps(c.figures, sort_keys=True, default=str))
+    if c.transcript and c.outcome == "passed":
+        parts.append(c.transcript)
+    return "\n".join(parts) or None
+
+
+def _case(c: CheckResult, strict: bool) -> TestCase:
+    case = TestCase(
+        name=c.id,
+        classname=c.area,
+        elapsed_sec=round(c.duration_s, 4),
+        stdout=_system_out(c),
+    )
+    summary = c.message.splitlines()[0] if c.message else c.outcome
+    if c.outcome == "failed" and c.is_warning(strict):
+        case.add_skipped_info(f"warning: SHOULD check failed: {summary}", _body(c))
+    elif c.outcome == "failed":
+        case.add_failure_info(f"{c.level.value} check failed: {summary}", _body(c))
+    elif c.outcome == "error":
+        case.add_error_info(f"harness error: {summary}", _body(c))
+    elif c.outcome == "skipped":
+        case.add_skipped_info(c.message or "skipped")
+    elif c.outcome == "xfailed":
+        case.add_skipped_info(f"known failure (baseline): {summary}", _body(c))
+    return case
 
 
 def junit_xml(report: RunReport) -> str:
-    """The JUnit XML document for ``report``.
-
-    SHOULD failures in non-strict mode are reported as skipped testcases whose message
-    says "warning", so CI dashboards stay green; baseline failures likewise.
-    """
-    cases = []
-    for c in report.checks:
-        case = TestCase(
-            name=c.id,
-            classname=c.area,
-            elapsed_sec=c.duration_s,
-            stdout=c.transcript or None,
-        )
-        summary = c.message.splitlines()[0] if c.message else c.outcome
-        if c.outcome == "failed" and c.is_warning(report.strict):
-            case.add_skipped_info(f"warning: SHOULD check failed: {summary}", c.message)
-        elif c.outcome == "failed":
-            case.add_failure_info(f"{c.level.value} check failed: {summary}", c.message)
-        elif c.outcome == "error":
-            case.add_error_info(f"harness error: {summary}", c.message)
-        elif c.outcome == "skipped":
-            case.add_skipped_info(c.message or "skipped")
-        elif c.outcome == "xfailed":
-            case.add_skipped_info(f"known failure (baseline): {summary}", c.message)
-        cases.append(case)
+    """The JUnit XML document for ``report`` (one ``<testsuite>``)."""
     suite = TestSuite(
         "octa-conformance",
-        cases,
+        [_case(c, report.strict) for c in report.checks],
         properties={
             "plugin": report.plugin.path,
+            "plugin.key": report.plugin.key or "",
+            "plugin.requirement": report.plugin.requirement or "",
             "target": report.target,
             "verdict": report.verdict,
             "strict": str(report.strict).lower(),
             "complete": str(report.complete).lower(),
         },
     )
-    return to_xml_report_string([suite])
+    return to_xml_report_string([suite], encoding="utf-8")
 
 
 def write_junit(report: RunReport, path: str | os.PathLike[str]) -> None:
+    """Write :func:`junit_xml` to ``path``."""
     Path(path).write_text(junit_xml(report), encoding="utf-8")

@@ -1,0 +1,685 @@
+"""The ``octa-conform`` command: every exit status, every documented option, list and session.
+
+Everything runs the real command in a subprocess (``python -m octa_conformance``) with small
+check selections, against the example plugin or tiny throwaway plugins written here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from octa_conformance import __version__, catalogue
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
+COMMAND = [sys.executable, "-m", "octa_conformance"]
+ERROR_PREFIX = "octa-conform: error: "
+
+
+def octa_conform(
+    *args: object, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the command; NO_COLOR so that output can be matched as plain text."""
+    return subprocess.run(
+        [*COMMAND, *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def write_plugin(path: Path, text: str, mode: int = 0o755) -> Path:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def report(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def outcomes(data: dict) -> dict[str, str]:
+    return {c["id"]: c["outcome"] for c in data["checks"]}
+
+
+def assert_usage_error(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit status 2 with exactly one clear line on stderr, never a traceback."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+@pytest.fixture
+def plugins(tmp_path: Path) -> dict[str, Path]:
+    """Small plugins: one that never starts, one that refuses unknown flags."""
+    d = tmp_path / "plugins"
+    d.mkdir()
+    exits = write_plugin(d / "exits-at-once", "#!/bin/sh\necho 'cannot start' >&2\nexit 1\n")
+    rejects = write_plugin(
+        d / "rejects-unknown-flags",
+        f"#!{sys.executable}\n"
+        "import runpy, sys\n"
+        "if len(sys.argv) != 3:\n"
+        "    sys.exit('unknown flag(s): ' + ' '.join(sys.argv[3:]))\n"
+        f"runpy.run_path({str(EXAMPLE)!r}, run_name='__main__')\n",
+    )
+    return {"exits": exits, "rejects": rejects}
+
+
+# --- exit status 0 and 1 ----------------------------------------------------------
+
+
+def test_exit_0_when_the_verdict_is_pass(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    proc = octa_conform(EXAMPLE, "--select", "launch.listens", "--json", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  launch.listens" in proc.stdout
+    assert "verdict: PASS" in proc.stdout
+    assert report(out)["verdict"] == "pass"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # nothing else written
+
+
+def test_run_is_hermetic(tmp_path: Path) -> None:
+    """The user's pytest setup cannot interfere, and nothing but the report is written."""
+    (tmp_path / "conftest.py").write_text("raise RuntimeError('user conftest loaded')\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\naddopts = '--no-such-option'\n"
+    )
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = octa_conform(
+        EXAMPLE,
+        "--select",
+        "launch.listens",
+        "--json",
+        "r.json",
+        cwd=tmp_path,
+        env={"PYTEST_ADDOPTS": "--no-such-option", "PYTEST_PLUGINS": "no_such_plugin"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcomes(report(tmp_path / "r.json")) == {"launch.listens": "passed"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "r.json"])
+
+
+def test_run_subcommand_is_the_default(tmp_path: Path) -> None:
+    proc = octa_conform("run", EXAMPLE, "--select", "launch.listens", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  launch.listens" in proc.stdout
+
+
+def test_exit_1_when_a_must_check_fails(tmp_path: Path, plugins: dict[str, Path]) -> None:
+    proc = octa_conform(plugins["exits"], "--select", "launch.listens", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL  launch.listens" in proc.stdout
+    assert "cannot start" in proc.stdout  # the failure shows the plugin's own output
+    assert "verdict: FAIL" in proc.stdout
+    assert "\x1b[" not in proc.stdout  # NO_COLOR / not a TTY: no escape codes
+
+
+# --- exit status 2: one line on stderr for each kind of bad input -----------------
+
+
+def test_exit_2_no_arguments() -> None:
+    assert_usage_error(octa_conform(), "PLUGIN")
+
+
+def test_exit_2_unknown_option() -> None:
+    assert_usage_error(octa_conform(EXAMPLE, "--no-such-option"), "--no-such-option")
+
+
+def test_exit_2_missing_plugin(tmp_path: Path) -> None:
+    assert_usage_error(octa_conform(tmp_path / "nope"), "does not exist")
+
+
+def test_exit_2_plugin_is_a_directory(tmp_path: Path) -> None:
+    assert_usage_error(octa_conform(tmp_path), "directory")
+
+
+def test_exit_2_plugin_not_executable(tmp_path: Path) -> None:
+    plugin = write_plugin(tmp_path / "plugin", "#!/bin/sh\nexit 0\n", mode=0o644)
+    assert_usage_error(octa_conform(plugin), "not executable")
+
+
+def test_exit_2_bad_octa_version() -> None:
+    assert_usage_error(octa_conform(EXAMPLE, "--octa-version", "0.2"), "--octa-version")
+
+
+@pytest.mark.parametrize("option", ["--select", "--skip"])
+def test_exit_2_unknown_check_id(option: str) -> None:
+    assert_usage_error(octa_conform(EXAMPLE, option, "launch.no-such-check"), "no-such-check")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("select = [", ["not valid TOML"]),
+        ("colour = 'blue'", ["unknown setting", "colour"]),
+        ("strict = 'yes'", ["strict"]),
+        ("[probes]\nquoting = 'perl'", ["quoting"]),
+        ("[probes]\necho = 'say {txt}'", ["placeholder"]),
+    ],
+)
+def test_exit_2_bad_config_file(tmp_path: Path, text: str, words: list[str]) -> None:
+    config = tmp_path / "octa-conform.toml"
+    config.write_text(text + "\n")
+    assert_usage_error(octa_conform(EXAMPLE, "--config", config), *words)
+
+
+def test_exit_2_missing_config_file(tmp_path: Path) -> None:
+    assert_usage_error(octa_conform(EXAMPLE, "--config", tmp_path / "nope.toml"), "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("launch.no-such-check\n", ["unknown check id"]), ("[1, 2", ["not valid JSON"])],
+)
+def test_exit_2_bad_baseline(tmp_path: Path, text: str, words: list[str]) -> None:
+    baseline = tmp_path / "baseline.txt"
+    baseline.write_text(text)
+    assert_usage_error(octa_conform(EXAMPLE, "--baseline", baseline), *words)
+
+
+def test_exit_2_missing_baseline(tmp_path: Path) -> None:
+    assert_usage_error(octa_conform(EXAMPLE, "--baseline", tmp_path / "nope"), "baseline")
+
+
+@pytest.mark.parametrize("option", ["--json", "--junit-xml"])
+def test_exit_2_unwritable_report_path(tmp_path: Path, option: str) -> None:
+    missing_dir = tmp_path / "no-such-dir" / "report"
+    assert_usage_error(octa_conform(EXAMPLE, option, missing_dir), "does not exist")
+    assert_usage_error(octa_conform(EXAMPLE, option, tmp_path), "is a directory")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_exit_2_read_only_report_dir(tmp_path: Path) -> None:  # pragma: no cover - non-root
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    assert_usage_error(octa_conform(EXAMPLE, "--json", ro / "r.json"), "not writable")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--probe", "echo"], ["NAME=TEMPLATE"]),
+        (["--probe", "shout={text}"], ["unknown probe"]),
+        (["--timeout-scale", "0"], ["timeout scale"]),
+        (["--timeout-scale", "fast"], ["--timeout-scale"]),
+        (["-j", "0"], ["-j"]),
+        (["--jobs", "many"], ["--jobs"]),
+    ],
+)
+def test_exit_2_bad_option_values(args: list[str], words: list[str]) -> None:
+    assert_usage_error(octa_conform(EXAMPLE, *args), *words)
+
+
+def test_exit_2_jobs_without_xdist(tmp_path: Path) -> None:
+    fake = tmp_path / "site" / "xdist"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('pytest-xdist is not installed')\n")
+    proc = octa_conform(EXAMPLE, "-j", "2", env={"PYTHONPATH": str(tmp_path / "site")})
+    assert_usage_error(proc, "pytest-xdist", "parallel")
+
+
+def test_exit_2_list_bad_format() -> None:
+    assert_usage_error(octa_conform("list", "--format", "yaml"), "--format")
+
+
+# --- exit status 3: the harness itself failed ------------------------------------
+
+
+def test_exit_3_when_the_harness_fails(tmp_path: Path) -> None:
+    """A real harness failure: the temp dir the harness launches plugins in disappears.
+
+    The plugin moves ``$TMPDIR`` away when started, so the harness cannot create the
+    private directory of the next plugin process: the check ends in an ``error`` outcome
+    (not a plugin failure), and the exit status says the harness failed.
+    """
+    base = Path(tempfile.mkdtemp(prefix="oc3-", dir="/tmp"))  # short: sockets live inside
+    try:
+        tmpdir = base / "t"
+        tmpdir.mkdir()
+        plugin = write_plugin(base / "vanish", '#!/bin/sh\nmv "$TMPDIR" "$TMPDIR.gone"\nexit 1\n')
+        out = tmp_path / "r.json"
+        proc = octa_conform(
+            plugin,
+            "--select",
+            "launch.listens",
+            "--json",
+            out,
+            env={"TMPDIR": str(tmpdir)},
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "ERROR launch.listens" in proc.stdout
+        assert "octa-conform: harness error:" in proc.stderr
+        assert "FileNotFoundError" in proc.stdout  # the cause, with a short traceback
+        assert "_pytest" not in proc.stdout  # pytest's own frames are left out
+        assert outcomes(report(out)) == {"launch.listens": "error"}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --- exit status 130: interrupted ------------------------------------------------
+
+
+def _leftover_plugins(tag: str) -> list[psutil.Process]:
+    """Live processes started by the run tagged ``tag`` (plugins carry the session var)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            zombie = proc.status() == psutil.STATUS_ZOMBIE
+        except (psutil.Error, OSError):
+            continue
+        if env.get("OCTA_TEST_RUN") == tag and "OCTA_CONFORMANCE_SESSION" in env and not zombie:
+            found.append(proc)
+    return found
+
+
+@pytest.fixture
+def interrupted_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, str]]:
+    tag = uuid.uuid4().hex
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen(
+        [
+            *COMMAND,
+            str(EXAMPLE),
+            "--select",
+            "cancellation.*",
+            "--select",
+            "concurrency.*",
+            "--select",
+            "launch.*",
+            "--json",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "OCTA_TEST_RUN": tag},
+        cwd=tmp_path,
+    )
+    try:
+        yield proc, out, tag
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_exit_130_when_interrupted(
+    interrupted_run: tuple[subprocess.Popen[str], Path, str], sig: signal.Signals
+) -> None:
+    proc, out, tag = interrupted_run
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # wait until checks are under way
+        seen.append(line)
+        if line.startswith("PASS "):
+            break
+    time.sleep(0.3)  # into the next check, with a plugin process running
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=10)
+    elapsed = time.monotonic() - sent
+    assert proc.returncode == 130, "".join(seen) + stdout + stderr
+    assert elapsed < 3, f"took {elapsed:.1f} s to stop"
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert "verdict: FAIL (run interrupted: incomplete)" in stdout  # what we have is printed
+    data = report(out)
+    assert data["complete"] is False and data["summary"]["complete"] is False
+    assert data["verdict"] == "fail"
+    assert 1 <= len(data["checks"]) < 17
+    assert not _leftover_plugins(tag)
+
+
+# --- options ----------------------------------------------------------------------
+
+
+def test_help_documents_exit_codes_and_options() -> None:
+    for args in (["--help"], ["run", "--help"]):
+        proc = octa_conform(*args)
+        assert proc.returncode == 0
+        for text in ("Exit status", "0 ", "1 ", "2 ", "3 ", "130", "complete"):
+            assert text in proc.stdout, (args, text)
+    run_help = octa_conform("run", "--help").stdout
+    for option in (
+        "--octa-version",
+        "--strict",
+        "--select",
+        "--skip",
+        "--probe",
+        "--config",
+        "--baseline",
+        "--junit-xml",
+        "--json",
+        "--timeout-scale",
+        "--jobs",
+        "--verbose",
+        "--plugin-arg",
+    ):
+        assert option in run_help, option
+    assert "Exit status" in octa_conform("session", "--help").stdout
+
+
+def test_version() -> None:
+    proc = octa_conform("--version")
+    assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "octa-conform"
+    if not script.exists():
+        pytest.skip("octa-conform console script not installed in this environment")
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_select_and_skip(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    proc = octa_conform(
+        EXAMPLE,
+        "--select",
+        "launch.*",
+        "--select",
+        "shutdown.acknowledged",
+        "--skip",
+        "launch.startup-time",
+        "--skip",
+        "*.quiet-*",
+        "--json",
+        out,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(outcomes(report(out))) == {
+        "launch.listens",
+        "launch.socket-path-honoured",
+        "launch.unknown-flag",
+        "shutdown.acknowledged",
+    }
+
+
+def test_octa_version(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    select = "handshake.requirement-matches-target"
+    proc = octa_conform(EXAMPLE, "--octa-version", "0.3.0", "--select", select, "--json", out)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = report(out)
+    assert data["target"] == "0.3.0"
+    assert outcomes(data) == {select: "failed"}
+
+
+def test_strict_turns_should_failures_into_failures(
+    tmp_path: Path, plugins: dict[str, Path]
+) -> None:
+    out = tmp_path / "r.json"
+    args = (plugins["rejects"], "--select", "launch.unknown-flag", "--json", out)
+    lenient = octa_conform(*args)
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert "WARN  launch.unknown-flag" in lenient.stdout
+    assert "verdict: PASS with 1 warning" in lenient.stdout
+    assert report(out)["summary"]["warnings"] == 1
+    strict = octa_conform(*args, "--strict")
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert "FAIL  launch.unknown-flag" in strict.stdout
+    assert report(out)["strict"] is True
+
+
+def test_probe_option_replaces_a_probe(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    check = "execute.stdout-delivered"
+    ok = octa_conform(EXAMPLE, "--select", check)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = octa_conform(EXAMPLE, "--select", check, "--probe", "echo=true {text}", "--json", out)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert outcomes(report(out)) == {check: "failed"}
+
+
+def test_config_file(tmp_path: Path, plugins: dict[str, Path]) -> None:
+    config = tmp_path / "conf.toml"
+    config.write_text('select = ["launch.unknown-flag", "launch.listens"]\nstrict = true\n')
+    out = tmp_path / "r.json"
+    proc = octa_conform(plugins["rejects"], "--config", config, "--json", out)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = report(out)
+    assert outcomes(data) == {"launch.listens": "passed", "launch.unknown-flag": "failed"}
+    assert data["strict"] is True
+
+
+def test_config_file_found_beside_the_plugin(tmp_path: Path, plugins: dict[str, Path]) -> None:
+    (plugins["rejects"].parent / "octa-conform.toml").write_text('select = ["launch.listens"]\n')
+    out = tmp_path / "r.json"
+    proc = octa_conform(plugins["rejects"], "--json", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(outcomes(report(out))) == {"launch.listens"}
+
+
+def test_baseline_turns_known_failures_into_xfailed(
+    tmp_path: Path, plugins: dict[str, Path]
+) -> None:
+    baseline = tmp_path / "baseline.txt"
+    baseline.write_text("# not started yet\nlaunch.listens\n")
+    out = tmp_path / "r.json"
+    proc = octa_conform(
+        plugins["exits"], "--select", "launch.listens", "--baseline", baseline, "--json", out
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "XFAIL launch.listens" in proc.stdout
+    assert outcomes(report(out)) == {"launch.listens": "xfailed"}
+
+
+def test_baseline_named_in_the_config_file(tmp_path: Path, plugins: dict[str, Path]) -> None:
+    (plugins["exits"].parent / "known.txt").write_text("launch.listens\n")
+    config = plugins["exits"].parent / "octa-conform.toml"
+    config.write_text('baseline = "known.txt"\nselect = ["launch.listens"]\n')
+    proc = octa_conform(plugins["exits"], cwd=tmp_path)  # config found beside the plugin
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "XFAIL launch.listens" in proc.stdout
+
+
+def test_baseline_reports_stale_entries(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text('["launch.listens"]')
+    out = tmp_path / "r.json"
+    proc = octa_conform(
+        EXAMPLE, "--select", "launch.listens", "--baseline", baseline, "--json", out
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "stale baseline" in proc.stdout
+    data = report(out)
+    assert data["checks"][0]["stale_baseline"] is True
+    assert data["summary"]["stale_baseline"] == ["launch.listens"]
+
+
+def test_json_report_as_baseline(tmp_path: Path, plugins: dict[str, Path]) -> None:
+    first = tmp_path / "first.json"
+    octa_conform(plugins["exits"], "--select", "launch.listens", "--json", first)
+    proc = octa_conform(plugins["exits"], "--select", "launch.listens", "--baseline", first)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_junit_xml_and_json_reports(tmp_path: Path) -> None:
+    xml, js = tmp_path / "r.xml", tmp_path / "r.json"
+    proc = octa_conform(
+        EXAMPLE, "--select", "launch.listens", "--junit-xml", xml, "--json", js, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'name="launch.listens"' in xml.read_text()
+    assert outcomes(report(js)) == {"launch.listens": "passed"}
+
+
+def test_timeout_scale(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    proc = octa_conform(
+        EXAMPLE, "--select", "launch.listens", "--timeout-scale", "0.0001", "--json", out
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # a 0.5 ms connect deadline
+    assert outcomes(report(out)) == {"launch.listens": "failed"}
+
+
+def test_jobs_runs_in_parallel_with_the_same_outcomes(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    out = tmp_path / "r.json"
+    proc = octa_conform(EXAMPLE, "-j", "2", "--select", "launch.*", "--json", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 workers" in proc.stdout
+    assert outcomes(report(out)) == {cid: "passed" for cid in catalogue.match(["launch.*"])}
+
+
+def test_verbose_shows_transcripts_of_passing_checks(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    quiet = octa_conform(EXAMPLE, "--select", "launch.listens", "--json", out)
+    assert "wire transcript" not in quiet.stdout
+    assert "transcript" not in report(out)["checks"][0]
+    loud = octa_conform(EXAMPLE, "--select", "launch.listens", "-v", "--json", out)
+    assert loud.returncode == 0
+    assert "wire transcript" in loud.stdout
+    assert "wire transcript" in report(out)["checks"][0]["transcript"]
+
+
+def test_plugin_arg_reaches_every_launch(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    proc = octa_conform(
+        EXAMPLE,
+        "--select",
+        "launch.listens",
+        "--plugin-arg=--log-dir",
+        "--plugin-arg",
+        logs,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert list(logs.glob("*.log")), "the example plugin logs to --log-dir DIR"
+
+
+# --- list -------------------------------------------------------------------------
+
+
+def test_list_json_has_every_check() -> None:
+    proc = octa_conform("list", "--format", "json")
+    assert proc.returncode == 0
+    entries = json.loads(proc.stdout)["checks"]
+    assert [e["id"] for e in entries] == list(catalogue.CHECKS)
+    first = entries[0]
+    assert set(first) >= {"id", "level", "area", "description", "probes"}
+    by_id = {e["id"]: e for e in entries}
+    assert by_id["execute.stdout-delivered"]["probes"] == ["echo"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_list_text_and_markdown(fmt: str) -> None:
+    proc = octa_conform("list", "--format", fmt)
+    assert proc.returncode == 0
+    for cid, spec in catalogue.CHECKS.items():
+        line = next(ln for ln in proc.stdout.splitlines() if cid in ln)
+        assert spec.level.value in line
+    if fmt == "markdown":
+        assert proc.stdout.startswith("| id | level |")
+    assert octa_conform("list").stdout == octa_conform("list", "--format", "text").stdout
+
+
+# --- session ----------------------------------------------------------------------
+
+
+def test_session_prints_the_whole_exchange(tmp_path: Path) -> None:
+    proc = octa_conform("session", EXAMPLE, "--", "echo hi", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    sent = [ln for ln in lines if "host   ->" in ln]
+    got = [ln for ln in lines if "plugin <-" in ln]
+    for kind in ("Hello", "Schema", "Execute", "Shutdown"):
+        assert any(f'"type":"{kind}"' in ln for ln in sent), kind
+    for kind in ("Hello", "Schema", "Started", "Stdout", "ExitStatus", "Shutdown"):
+        assert any(f'"type":"{kind}"' in ln for ln in got), kind
+    assert any('"line":"hi\\n"' in ln for ln in got)
+    assert all(ln.strip()[0] in "+-" and "s " in ln for ln in sent + got)  # timestamps
+    assert "session OK" in proc.stdout
+    assert "\x1b[" not in proc.stdout
+
+
+def test_session_colours_directions_on_a_terminal() -> None:
+    from octa_conformance.reporting.terminal import frame_line
+
+    host = frame_line(0.5, "host", '{"type":"Hello"}', color=True)
+    plugin = frame_line(0.6, "plugin", '{"type":"Hello"}', color=True)
+    assert "\x1b[" in host and "\x1b[" in plugin and host.split("m")[0] != plugin.split("m")[0]
+
+
+def test_session_command_exit_code_is_not_misbehaviour(tmp_path: Path) -> None:
+    proc = octa_conform("session", EXAMPLE, "--dir", tmp_path, "--", "exit", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"code":3' in proc.stdout
+    assert f'"dir":"{tmp_path}"' in proc.stdout
+
+
+def test_session_exit_1_when_the_plugin_misbehaves(plugins: dict[str, Path]) -> None:
+    proc = octa_conform("session", plugins["exits"], "--", "echo hi")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "session FAILED" in proc.stdout and "cannot start" in proc.stdout
+
+
+def test_session_exit_1_on_a_protocol_violation() -> None:
+    mutant = "ExecuteOutputBeforeStarted"  # output frames before Started (tests/mutants)
+    plugin = ROOT / "tests" / "mutants" / "plugin.py"
+    proc = octa_conform("session", plugin, "--", "echo hi", env={"OCTA_MUTANT": mutant})
+    if "unknown mutant" in proc.stdout:
+        pytest.skip(f"mutant {mutant} is not defined")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "!! violation:" in proc.stdout and "session FAILED" in proc.stdout
+
+
+def test_session_exit_1_when_octa_would_reject_the_plugin() -> None:
+    proc = octa_conform("session", EXAMPLE, "--octa-version", "0.3.0", "--", "echo hi")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "rejects this plugin" in proc.stdout
+    assert '"type":"Execute"' not in proc.stdout
+
+
+def test_session_plugin_arg_and_timeout_scale(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    proc = octa_conform(
+        "session",
+        EXAMPLE,
+        "--plugin-arg=--log-dir",
+        "--plugin-arg",
+        logs,
+        "--timeout-scale",
+        "2",
+        "--",
+        "echo hi",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"--log-dir {logs}" in proc.stdout  # the argv line
+    assert list(logs.glob("*.log"))
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["session", "MISSING", "--", "echo hi"], ["does not exist"]),
+        (["session", str(EXAMPLE), "--octa-version", "x", "--", "echo hi"], ["--octa-version"]),
+        (["session", str(EXAMPLE)], ["PARAMS"]),
+    ],
+)
+def test_session_usage_errors(args: list[str], words: list[str]) -> None:
+    assert_usage_error(octa_conform(*args), *words)

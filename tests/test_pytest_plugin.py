@@ -1,0 +1,175 @@
+"""The pytest front door: ``pytest --octa-plugin PLUGIN`` and the fixtures for custom tests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from octa_conformance import catalogue
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A nested pytest run (the plugin loads through its pytest11 entry point)."""
+    return pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function", *args
+    )
+
+
+def test_bundled_suites_run(pytester: pytest.Pytester) -> None:
+    report = pytester.path / "r.json"
+    result = run(
+        pytester,
+        "--octa-plugin",
+        str(EXAMPLE),
+        "--octa-select",
+        "launch.*",
+        f"--octa-json={report}",
+    )
+    expected = catalogue.match(["launch.*"])
+    result.assert_outcomes(passed=len(expected))
+    result.stdout.fnmatch_lines(["*octa-conformance*", "launch *", "verdict: PASS*"])
+    data = json.loads(report.read_text())
+    assert {c["id"]: c["outcome"] for c in data["checks"]} == dict.fromkeys(expected, "passed")
+
+
+def test_ini_option_names_the_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\nocta_plugin = {EXAMPLE}\n")
+    result = run(pytester, "--octa-select", "launch.listens")
+    result.assert_outcomes(passed=1)
+
+
+CUSTOM_TESTS = """
+import pytest
+
+from octa_conformance.context import CheckContext
+from octa_conformance.host import FakeOcta
+
+
+@pytest.mark.asyncio
+async def test_with_octa(octa: CheckContext) -> None:
+    host = await octa.ready()
+    result = await host.run(octa.probe("echo", text="from octa"), dir=str(octa.scratch()))
+    assert result.stdout == "from octa"
+
+
+@pytest.mark.asyncio
+async def test_with_octa_host(octa_host: FakeOcta) -> None:
+    hello = await octa_host.hello()
+    assert hello.version
+
+
+@pytest.mark.asyncio
+async def test_with_octa_ready_host(octa_ready_host: FakeOcta) -> None:
+    result = await octa_ready_host.run("printf '%s' custom")
+    assert (result.exit_code, result.stdout) == (0, "custom")
+    await octa_ready_host.shutdown()
+"""
+
+
+def test_fixtures_for_custom_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_my_plugin=CUSTOM_TESTS)
+    result = run(pytester, "--octa-plugin", str(EXAMPLE), "--octa-no-suites")
+    result.assert_outcomes(passed=3)
+
+
+def test_the_documented_example_works(pytester: pytest.Pytester) -> None:
+    doc = (ROOT / "docs" / "pytest-plugin.md").read_text(encoding="utf-8")
+    example = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_octa_protocol=example)
+    result = run(pytester, "--octa-plugin", str(EXAMPLE), "--octa-no-suites")
+    result.assert_outcomes(passed=3)
+
+
+def test_custom_tests_alongside_the_suites(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_my_plugin=CUSTOM_TESTS)
+    result = run(pytester, "--octa-plugin", str(EXAMPLE), "--octa-select", "launch.listens")
+    result.assert_outcomes(passed=4)
+
+
+def test_fixtures_skip_without_a_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_my_plugin=CUSTOM_TESTS)
+    result = run(pytester, "-rs")
+    result.assert_outcomes(skipped=3)
+    result.stdout.fnmatch_lines(["*--octa-plugin*"])
+
+
+@pytest.fixture
+def rejects_unknown_flags(pytester: pytest.Pytester) -> Path:
+    """A plugin that fails one SHOULD check (launch.unknown-flag) and nothing else."""
+    path = pytester.path / "rejects-unknown-flags"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import runpy, sys\n"
+        "if len(sys.argv) != 3:\n"
+        "    sys.exit('unknown flag(s): ' + ' '.join(sys.argv[3:]))\n"
+        f"runpy.run_path({str(EXAMPLE)!r}, run_name='__main__')\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def test_should_failure_is_a_warning_unless_strict(
+    pytester: pytest.Pytester, rejects_unknown_flags: Path
+) -> None:
+    args = ("--octa-plugin", str(rejects_unknown_flags), "--octa-select", "launch.unknown-flag")
+    lenient = run(pytester, *args)
+    lenient.assert_outcomes(xfailed=1)
+    assert lenient.ret == 0
+    strict = run(pytester, *args, "--octa-strict")
+    strict.assert_outcomes(failed=1)
+    assert strict.ret == 1
+    strict.stdout.fnmatch_lines(["*launch.unknown-flag*SHOULD check failed*"])
+
+
+def test_must_failure_fails_the_test(pytester: pytest.Pytester) -> None:
+    plugin = pytester.path / "exits"
+    plugin.write_text("#!/bin/sh\nexit 1\n")
+    plugin.chmod(0o755)
+    result = run(pytester, "--octa-plugin", str(plugin), "--octa-select", "launch.listens")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*[[]launch.listens[]] MUST check failed*", "*verdict: FAIL*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--octa-plugin", "/no/such/plugin"], "*plugin /no/such/plugin does not exist*"),
+        (
+            ["--octa-plugin", str(EXAMPLE), "--octa-select", "nope.*"],
+            "*unknown check id(s) or pattern(s): nope.**",
+        ),
+    ],
+)
+def test_bad_options_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_parallel_workers_run_the_suites(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    report = pytester.path / "r.json"
+    result = run(
+        pytester,
+        "-n",
+        "2",
+        "--octa-plugin",
+        str(EXAMPLE),
+        "--octa-select",
+        "launch.listens",
+        "--octa-select",
+        "shutdown.acknowledged",
+        f"--octa-json={report}",
+    )
+    result.assert_outcomes(passed=2)
+    assert len(json.loads(report.read_text())["checks"]) == 2
