@@ -22,7 +22,11 @@ def main() -> int:
     if name not in mutants:
         print(f"unknown mutant {name!r}; known: {', '.join(sorted(mutants))}", file=sys.stderr)
         return 2
-    return example.main(plugin_cls=mutants[name].plugin)
+    cls = mutants[name].plugin
+    check_argv = getattr(cls, "check_argv", None)  # a mutant may reject its command line
+    if check_argv is not None and (status := check_argv(sys.argv[1:])) is not None:
+        return status
+    return example.main(plugin_cls=cls)
 
 
 if __name__ == "__main__":

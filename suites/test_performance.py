@@ -1,0 +1,159 @@
+"""Performance (all INFO: figures for the report, never a failure).
+
+Octa talks to a plugin synchronously: it waits for the handshake at start-up and, in 0.2.1,
+for each command before sending the next one. So the latencies a user feels are the
+``Hello``/``Schema`` round trips (paid once per Octa run) and the ``Execute`` → ``ExitStatus``
+round trip of a trivial command (paid once per task). Throughput with several commands in
+flight shows what the protocol allows beyond that, and the resident memory after many
+commands shows a leak that would hurt a long-running session.
+
+Latencies are reported as median, p90 and p99 (seconds). Every measurement is bounded so
+that each check takes a few seconds at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from octa_conformance.checking import check, expect
+from octa_conformance.context import CheckContext
+from octa_conformance.errors import LaunchError
+from octa_conformance.host import FakeOcta
+from octa_conformance.results import percentiles
+from octa_conformance.supervisor import PluginProcess
+
+HANDSHAKE_SESSIONS = 50
+HANDSHAKE_BUDGET = 3.0  # seconds for all sessions; fewer are measured on a slow plugin
+SEQUENTIAL_COMMANDS = 500
+THROUGHPUT_LEVELS = (1, 8, 64)
+THROUGHPUT_COMMANDS = 128  # per level
+MEMORY_MARKS = (100, 2000)
+MEMORY_IN_FLIGHT = 16
+
+
+async def echo_ok(octa: CheckContext, host: FakeOcta, params: str, text: str, cwd: str) -> None:
+    result = await host.run(params, dir=cwd)
+    expect(
+        result.exit_code == 0 and result.stdout == text,
+        f"the echo probe to print {text!r} and exit 0",
+        f"exit code {result.exit_code}, error {result.error!r}, stdout {result.stdout!r}",
+    )
+
+
+async def run_many(
+    octa: CheckContext, host: FakeOcta, total: int, in_flight: int, text: str
+) -> float:
+    """Run ``total`` echo commands keeping ``in_flight`` of them running; return the seconds."""
+    params = octa.probe("echo", text=text)
+    cwd = str(octa.scratch())
+    todo = iter(range(total))
+
+    async def worker() -> None:
+        for _ in todo:  # shared: each command is taken by exactly one worker
+            await echo_ok(octa, host, params, text, cwd)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(in_flight, total))))
+    return time.perf_counter() - t0
+
+
+@check("performance.handshake-latency")
+async def test_handshake_latency(octa: CheckContext) -> None:
+    """``Hello`` → ``Hello`` and ``Schema`` → ``Schema`` round trips over 50 sessions.
+
+    Sessions are further connections to one plugin process while it accepts them (as the
+    SDK's listener does), otherwise fresh processes; at most ~3 s are spent in all.
+    """
+    first = await octa.launch()
+    process: PluginProcess | None = first.process
+    hellos: list[float] = []
+    schemas: list[float] = []
+    via = "new connections to one plugin process"
+    current: FakeOcta | None = first
+    extra: list[FakeOcta] = []
+    deadline = time.monotonic() + HANDSHAKE_BUDGET * octa.timeouts.factor
+    try:
+        for _ in range(HANDSHAKE_SESSIONS):
+            if current is None:
+                assert process is not None
+                if via.startswith("new connections"):
+                    with contextlib.suppress(LaunchError):
+                        reader, writer = await process.connect(timeout=octa.timeouts.exit)
+                        current = FakeOcta(reader, writer, config=octa.config, dialect=octa.dialect)
+                        extra.append(current)
+                if current is None:  # the plugin serves one connection: fresh processes
+                    via = "fresh plugin processes (no second connection accepted)"
+                    await process.stop()
+                    current = await octa.launch()
+                    process = current.process
+            t0 = time.perf_counter()
+            await current.hello()
+            t1 = time.perf_counter()
+            await current.schema()
+            t2 = time.perf_counter()
+            hellos.append(t1 - t0)
+            schemas.append(t2 - t1)
+            await current.close()
+            current = None
+            if time.monotonic() > deadline:
+                break
+    finally:
+        for host in extra:
+            await host.close()
+    octa.figure(
+        sessions=len(hellos), via=via, hello=percentiles(hellos), schema=percentiles(schemas)
+    )
+
+
+@check("performance.execute-latency")
+async def test_execute_latency(octa: CheckContext) -> None:
+    """``Execute`` → ``ExitStatus`` of probe ``echo``, over 500 sequential commands."""
+    host = await octa.ready()
+    text = "latency"
+    params = octa.probe("echo", text=text)
+    cwd = str(octa.scratch())
+    samples = []
+    for _ in range(SEQUENTIAL_COMMANDS):
+        t0 = time.perf_counter()
+        await echo_ok(octa, host, params, text, cwd)
+        samples.append(time.perf_counter() - t0)
+    octa.figure(execute=percentiles(samples))
+
+
+@check("performance.throughput")
+async def test_throughput(octa: CheckContext) -> None:
+    """Commands (probe ``echo``) completed per second with 1, 8 and 64 in flight."""
+    host = await octa.ready()
+    figures = {}
+    for level in THROUGHPUT_LEVELS:
+        seconds = await run_many(octa, host, THROUGHPUT_COMMANDS, level, f"throughput {level}")
+        figures[f"in_flight_{level}"] = round(THROUGHPUT_COMMANDS / seconds, 1)
+    octa.figure(commands_per_s=figures, commands_per_level=THROUGHPUT_COMMANDS)
+
+
+@check("performance.memory-growth")
+async def test_memory_growth(octa: CheckContext) -> None:
+    """The plugin's resident memory after 100 and after 2,000 commands (probe ``echo``,
+    16 in flight); growth between the two suggests a per-command leak."""
+    host = await octa.ready()
+    assert host.process is not None
+    rss = {"after_handshake": host.process.rss_bytes()}
+    done = 0
+    for mark in MEMORY_MARKS:
+        await run_many(octa, host, mark - done, MEMORY_IN_FLIGHT, "memory")
+        done = mark
+        rss[f"after_{mark}"] = host.process.rss_bytes()
+    expect(
+        all(v is not None for v in rss.values()),
+        "the plugin's resident memory can be read while it runs",
+        f"{rss}",
+    )
+    first, last = rss[f"after_{MEMORY_MARKS[0]}"], rss[f"after_{MEMORY_MARKS[-1]}"]
+    assert first is not None and last is not None
+    octa.figure(
+        rss_bytes=rss,
+        growth_bytes=last - first,
+        growth_per_command_bytes=round((last - first) / (MEMORY_MARKS[-1] - MEMORY_MARKS[0]), 1),
+    )
