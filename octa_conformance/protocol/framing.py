@@ -31,6 +31,11 @@ class LineFramer:
         """Bytes held for an incomplete line."""
         return len(self._buf)
 
+    @property
+    def skipping(self) -> tuple[int, bytes] | None:
+        """While an over-long line is being skipped: its size so far and its first bytes."""
+        return (self._skipped, self._head) if self._skipping else None
+
     def feed(self, data: bytes) -> list[Item]:
         """Add ``data``; return the lines it completes, in order."""
         if self.closed:

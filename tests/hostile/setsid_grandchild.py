@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Hostile plugin: forks a grandchild that calls setsid(), ignores every signal it can and
+keeps the plugin's stdout and stderr open forever; then behaves like the example plugin.
+
+The grandchild has left the plugin's process group and session, so killing the group does
+not reach it, and the plugin's output pipes never reach EOF while it lives. The harness must
+still find it (session marker, subreaper), kill it (SIGKILL cannot be ignored) and never block
+on the pipes it holds.
+"""
+
+import importlib.util
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def load_example():
+    """The conforming example plugin, loaded by path (it is not an installed module)."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "octa_plugin_shell.py"
+    spec = importlib.util.spec_from_file_location("octa_example_shell_plugin", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+example = load_example()
+
+
+def grandchild() -> None:
+    os.setsid()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
+    print(f"setsid_grandchild: grandchild {os.getpid()} holding stdout", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    if os.fork() == 0:
+        grandchild()
+        os._exit(0)
+    sys.exit(example.main())
