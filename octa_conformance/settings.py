@@ -189,6 +189,15 @@ def check_plugin_path(plugin: str | os.PathLike[str]) -> Path:
         raise ConfigError(f"plugin {path} is a directory, not an executable")
     if path.suffix != ".py" and not os.access(path, os.X_OK):
         raise ConfigError(f"plugin {path} is not executable (chmod +x it)")
+    if path.suffix == ".py":  # Octa runs it with python3: catch what would stop it at once
+        try:
+            compile(path.read_bytes(), str(path), "exec")
+        except SyntaxError as e:
+            raise ConfigError(
+                f"plugin {path} is not valid Python: {e.msg} (line {e.lineno})"
+            ) from None
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"plugin {path} cannot be read as Python: {e}") from None
     return path.absolute()
 
 

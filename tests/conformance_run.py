@@ -174,3 +174,25 @@ def outcomes(report: dict[str, Any]) -> dict[str, str]:
 
 def failed(report: dict[str, Any]) -> set[str]:
     return {c["id"] for c in report["checks"] if c["outcome"] in ("failed", "error")}
+
+
+def tagged_plugins(tag: str) -> list[psutil.Process]:
+    """Live processes started by the run tagged ``tag`` (plugins carry the session var)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            zombie = proc.status() == psutil.STATUS_ZOMBIE
+        except (psutil.Error, OSError):
+            continue
+        if env.get("OCTA_TEST_RUN") == tag and "OCTA_CONFORMANCE_SESSION" in env and not zombie:
+            found.append(proc)
+    return found
+
+
+def wait_for_a_plugin(tag: str, timeout: float = 10) -> None:
+    """Poll (fast, with a deadline) until a plugin process of the run is alive."""
+    deadline = time.monotonic() + timeout
+    while not tagged_plugins(tag):
+        assert time.monotonic() < deadline, "no plugin process appeared"
+        time.sleep(0.005)

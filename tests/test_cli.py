@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
+from conformance_run import tagged_plugins, wait_for_a_plugin
 
 from octa_conformance import __version__, catalogue
 
@@ -159,6 +159,21 @@ def test_exit_2_plugin_not_executable(tmp_path: Path) -> None:
     assert_usage_error(octa_conform(plugin), "not executable")
 
 
+def test_exit_2_python_plugin_with_a_syntax_error(tmp_path: Path) -> None:
+    broken = write_plugin(tmp_path / "broken.py", "def main(:\n    pass\n")
+    assert_usage_error(octa_conform(broken), "not valid Python", "line 1")
+
+
+def test_plugin_path_with_spaces_and_unicode(tmp_path: Path) -> None:
+    home = tmp_path / "my plügins ünïcode"
+    home.mkdir()
+    plugin = home / "octa_plugin_shell ✓.py"
+    shutil.copy(EXAMPLE, plugin)
+    proc = octa_conform(plugin, "--select", "launch.*", "--json", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(outcomes(report(tmp_path / "r.json")).values()) == {"passed"}
+
+
 def test_exit_2_bad_octa_version() -> None:
     assert_usage_error(octa_conform(EXAMPLE, "--octa-version", "0.2"), "--octa-version")
 
@@ -281,20 +296,6 @@ def test_exit_3_when_the_harness_fails(tmp_path: Path) -> None:
 # --- exit status 130: interrupted ------------------------------------------------
 
 
-def _leftover_plugins(tag: str) -> list[psutil.Process]:
-    """Live processes started by the run tagged ``tag`` (plugins carry the session var)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            env = proc.environ()
-            zombie = proc.status() == psutil.STATUS_ZOMBIE
-        except (psutil.Error, OSError):
-            continue
-        if env.get("OCTA_TEST_RUN") == tag and "OCTA_CONFORMANCE_SESSION" in env and not zombie:
-            found.append(proc)
-    return found
-
-
 @pytest.fixture
 def interrupted_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, str]]:
     tag = uuid.uuid4().hex
@@ -338,7 +339,7 @@ def test_exit_130_when_interrupted(
         seen.append(line)
         if line.startswith("PASS "):
             break
-    time.sleep(0.3)  # into the next check, with a plugin process running
+    wait_for_a_plugin(tag)  # interrupt while a plugin process is running
     sent = time.monotonic()
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=10)
@@ -351,7 +352,7 @@ def test_exit_130_when_interrupted(
     assert data["complete"] is False and data["summary"]["complete"] is False
     assert data["verdict"] == "fail"
     assert 1 <= len(data["checks"]) < 17
-    assert not _leftover_plugins(tag)
+    assert not tagged_plugins(tag)
 
 
 # --- options ----------------------------------------------------------------------

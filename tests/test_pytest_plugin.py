@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+from conformance_run import tagged_plugins, wait_for_a_plugin
 
 from octa_conformance import catalogue
 
@@ -173,3 +179,49 @@ def test_parallel_workers_run_the_suites(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(passed=2)
     assert len(json.loads(report.read_text())["checks"]) == 2
+
+
+def test_interrupted_pytest_run_stops_and_cleans_up(tmp_path: Path) -> None:
+    """Ctrl-C (a real SIGINT) to ``pytest --octa-plugin``: it stops within 3 s, writes a
+    partial report marked incomplete and leaves no plugin process behind."""
+    tag = uuid.uuid4().hex
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={tmp_path}",
+            "--octa-plugin",
+            str(EXAMPLE),
+            "--octa-select",
+            "concurrency.*",
+            "--octa-select",
+            "cancellation.*",
+            "--octa-json",
+            str(out),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "OCTA_TEST_RUN": tag},
+    )
+    try:
+        wait_for_a_plugin(tag)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=10)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode(errors="replace")
+    assert elapsed < 3, f"took {elapsed:.1f} s to stop"
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["complete"] is False and data["verdict"] == "fail"
+    assert not tagged_plugins(tag)
