@@ -1,0 +1,46 @@
+"""The wheel ships the suites and the example plugin inside the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_contains_the_suites_and_the_example(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = tmp_path.glob("octa_conformance-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    suites = sorted(p.name for p in (ROOT / "suites").glob("test_*.py"))
+    assert suites, "no suites in the checkout"
+    for name in suites:
+        assert f"octa_conformance/_suites/{name}" in names
+    assert "octa_conformance/_examples/octa_plugin_shell.py" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "octa-conform = octa_conformance.cli:main" in text
+    assert "octa_conformance = octa_conformance.pytest_plugin" in text
