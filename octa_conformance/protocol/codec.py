@@ -41,6 +41,8 @@ def _finite_float(text: str) -> float:
 
 _decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _loads = _decoder.decode
+_scan_once = _decoder.scan_once  # what decode() runs, minus its whitespace handling
+_FAST_PATH_BRACKETS = 100  # nesting this shallow is far from any recursion limit
 _raw_decoder = _decoder
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
@@ -173,7 +175,17 @@ def parse_object(line: bytes) -> dict[str, Any] | Violation:
             Kind.INVALID_UTF8, f"frame is not valid UTF-8 (byte {at}: {e.reason})", line
         )
     try:
-        obj = _loads(text)
+        # Fast path: the C scanner alone (no leading whitespace after strip()). A line with
+        # many brackets (deep nesting, where the stack depth of the call decides about a
+        # RecursionError) or that it does not consume whole takes the full decoder.
+        end = -1
+        if text.count("[") + text.count("{") <= _FAST_PATH_BRACKETS:
+            try:
+                obj, end = _scan_once(text, 0)
+            except StopIteration:  # no JSON value at all
+                end = -1
+        if end != len(text):
+            obj = _loads(text)
     except RecursionError:
         return Violation.of(Kind.INVALID_JSON, "frame is not valid JSON (nested too deeply)", line)
     except ValueError as e:
@@ -289,7 +301,8 @@ def decode_response(line: bytes, dialect: Dialect = Dialect.V0_2_1) -> Response 
     name = _type_of(obj, RESPONSE_TYPES, line)
     if type(name) is not str:
         return name  # type: ignore[return-value]
-    fields = _fields(obj, name, RESPONSE_FIELDS[name], dialect.adjacent, line)
+    adjacent = dialect is Dialect.V0_2_1  # == dialect.adjacent, without the property call
+    fields = _fields(obj, name, RESPONSE_FIELDS[name], adjacent, line)
     if type(fields) is not dict:
         return fields  # type: ignore[return-value]
     return RESPONSE_TYPES[name](**fields)
