@@ -2,7 +2,7 @@
 """Speed figures for octa-conformance (issue #6): ``python bench/run.py [--quick] [--json FILE]``.
 
 Plain Python, no extra dependencies (run it with the project's interpreter, e.g.
-``/work/venv/bin/python bench/run.py``). It measures, against the bundled example plugin:
+``python bench/run.py``). It measures, against the bundled example plugin:
 
 * the full default suite's wall time: one process, ``pytest -n 2`` and ``octa-conform -j 2``
   (plus one process with ``python3`` resolved past a pyenv shim, when there is one);
