@@ -140,11 +140,39 @@ def _open_pidfd(proc: psutil.Process) -> int | None:
     return fd
 
 
+def _open_pidfds(procs: Sequence[psutil.Process]) -> tuple[list[int], bool] | None:
+    """Pidfds for ``procs``, and whether some process cannot be watched by one.
+
+    None if one of them is already gone (there is nothing to wait for); the caller closes
+    the pidfds returned.
+    """
+    fds: list[int] = []
+    unwatched = False
+    try:
+        for proc in procs:
+            fd = _open_pidfd(proc)
+            if fd == -1:
+                _close_fds(*fds)
+                return None
+            if fd is None:
+                unwatched = True
+            else:
+                fds.append(fd)
+    except BaseException:
+        _close_fds(*fds)
+        raise
+    return fds, unwatched
+
+
 async def _await_any_exit(procs: Sequence[psutil.Process], timeout: float, poll: float) -> None:
     """Return when one of ``procs`` ends (pidfd event) or after ``timeout``.
 
     Where a process cannot be watched by a pidfd, wait at most ``poll`` so the caller re-checks.
     """
+    opened = _open_pidfds(procs)
+    if opened is None:
+        return
+    fds, unwatched = opened
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     watched: list[int] = []
@@ -154,18 +182,10 @@ async def _await_any_exit(procs: Sequence[psutil.Process], timeout: float, poll:
             done.set_result(None)
 
     try:
-        unwatched = False
-        for proc in procs:
-            fd = _open_pidfd(proc)
-            if fd == -1:
-                return
-            if fd is None:
-                unwatched = True
-                continue
+        for fd in fds:
             try:
                 loop.add_reader(fd, fire)
             except (NotImplementedError, OSError, ValueError, RuntimeError):
-                os.close(fd)
                 unwatched = True
                 continue
             watched.append(fd)
@@ -177,33 +197,27 @@ async def _await_any_exit(procs: Sequence[psutil.Process], timeout: float, poll:
     finally:
         for fd in watched:
             loop.remove_reader(fd)
-            os.close(fd)
+        _close_fds(*fds)
 
 
 def _block_until_any_exit(procs: Sequence[psutil.Process], timeout: float, poll: float) -> None:
     """Synchronous twin of :func:`_await_any_exit`."""
+    opened = _open_pidfds(procs)
+    if opened is None:
+        return
+    fds, unwatched = opened
     sel = selectors.DefaultSelector()
-    watched: list[int] = []
     try:
-        unwatched = False
-        for proc in procs:
-            fd = _open_pidfd(proc)
-            if fd == -1:
-                return
-            if fd is None:
-                unwatched = True
-                continue
-            watched.append(fd)
+        for fd in fds:
             sel.register(fd, selectors.EVENT_READ)
         wait = min(timeout, poll) if unwatched else timeout
-        if watched:
+        if fds:
             sel.select(wait)
         else:
             time.sleep(wait)
     finally:
         sel.close()
-        for fd in watched:
-            os.close(fd)
+        _close_fds(*fds)
 
 
 def _describe_status(returncode: int) -> str:

@@ -32,7 +32,9 @@ from octa_conformance.context import CheckContext
 from octa_conformance.errors import LaunchError
 from octa_conformance.host import FakeOcta, HostError, ReplyTimeout, Run
 from octa_conformance.protocol import ErrorReply, ExitStatus, Received, ShutdownReply
+from octa_conformance.suite_helpers import expect_echoed
 from octa_conformance.supervisor import PluginProcess
+from octa_conformance.wording import describe_ending, describe_processes
 
 SLEEP_SECONDS = 30  # "probe sleep (30 s)": far longer than any bound used here
 SIGNAL_BOUND = 2.0  # seconds, from the catalogue: terminal frame and exit after a signal
@@ -48,28 +50,29 @@ async def start_sleep(octa: CheckContext, host: FakeOcta) -> Run:
     return run
 
 
-def pids(procs: list[psutil.Process]) -> set[int]:
-    return {p.pid for p in procs}
-
-
-def describe_procs(procs: list[psutil.Process]) -> str:
-    parts = []
-    for p in procs:
-        try:
-            cmd = " ".join(p.cmdline()) or p.name()
-        except psutil.Error:
-            cmd = "?"
-        parts.append(f"pid {p.pid} ({cmd[:80]})")
-    return ", ".join(parts)
-
-
 def terminal_text(run: Run) -> str:
-    term = run.execution.terminal
-    if isinstance(term, ExitStatus):
-        return f"ExitStatus{{code: {term.code}}}"
-    if isinstance(term, ErrorReply):
-        return f"Error{{message: {term.message!r}}}"
-    return "no terminal frame"
+    """The terminal frame ``run`` got so far (its message in full), or that it got none."""
+    return describe_ending(run.snapshot(), limit=None)
+
+
+async def start_watched_sleep(
+    octa: CheckContext, host: FakeOcta
+) -> tuple[PluginProcess, set[int], list[psutil.Process]]:
+    """Start the ``sleep`` probe; return the plugin process, the pids of the processes it
+    had before (``baseline``: helpers it keeps for itself) and the ones the command started."""
+    process = host.process
+    assert process is not None
+    baseline = {p.pid for p in process.descendants()}
+    await start_sleep(octa, host)
+    return process, baseline, await command_processes(octa, process, baseline)
+
+
+def survivors(alive: list[psutil.Process], started: list[psutil.Process]) -> str:
+    """The processes still alive, and those the command was seen to start."""
+    return (
+        f"still alive: {describe_processes(alive)}"
+        f" (seen while the command ran: {describe_processes(started) or 'none'})"
+    )
 
 
 async def command_processes(
@@ -177,11 +180,7 @@ async def test_no_orphans(octa: CheckContext) -> None:
     is still alive (once the plugin had its 1 s to exit), wherever it moved in the tree.
     """
     host = await octa.ready()
-    process = host.process
-    assert process is not None
-    baseline = pids(process.descendants())
-    await start_sleep(octa, host)
-    started = await command_processes(octa, process, baseline)
+    process, baseline, started = await start_watched_sleep(octa, host)
     if not started:
         octa.note("no child process was seen for the sleep command (runs commands in-process?)")
     with contextlib.suppress(HostError):  # a missing acknowledgement is another check's failure
@@ -198,10 +197,7 @@ async def test_no_orphans(octa: CheckContext) -> None:
         "no process started for the cancelled command still alive once the plugin has"
         f" handled Shutdown (looked for {octa.timeouts.exit:.1f} s after its"
         f" {octa.timeouts.exit:.1f} s exit window)",
-        lambda: (
-            f"{state}; still alive: {describe_procs(alive)}"
-            f" (seen while the command ran: {describe_procs(started) or 'none'})"
-        ),
+        lambda: f"{state}; {survivors(alive, started)}",
         "when cancelling, kill the command's whole process group (start it in a new group or"
         " session) and anything it started, then wait for them before reporting",
     )
@@ -263,11 +259,7 @@ async def test_eof(octa: CheckContext) -> None:
     otherwise left to exit by itself.
     """
     host = await octa.ready()
-    process = host.process
-    assert process is not None
-    baseline = pids(process.descendants())
-    await start_sleep(octa, host)
-    started = await command_processes(octa, process, baseline)
+    process, baseline, started = await start_watched_sleep(octa, host)
     await host.close()
 
     # Does it still listen? A plugin that does accepts at once; one that exits refuses.
@@ -318,10 +310,7 @@ async def test_eof(octa: CheckContext) -> None:
         not alive,
         "no process of the command that was running at EOF still alive once the plugin is"
         " shut down",
-        lambda: (
-            f"still alive: {describe_procs(alive)}"
-            f" (seen while the command ran: {describe_procs(started) or 'none'})"
-        ),
+        lambda: survivors(alive, started),
         "when the connection ends, cancel its running commands (kill their process groups)",
     )
 
@@ -347,11 +336,7 @@ async def test_abandoned_command(octa: CheckContext) -> None:
             "run each command independently: an abandoned (never cancelled) command must not"
             " block the others",
         )
-    expect(
-        result.exit_code == 0 and result.stdout == text,
-        f"ExitStatus{{code: 0}} with stdout {text!r}",
-        f"exit code {result.exit_code}, error {result.error!r}, stdout {result.stdout!r}",
-    )
+    expect_echoed(result, text, f"ExitStatus{{code: 0}} with stdout {text!r}")
 
 
 @check("cancellation.exit-code")

@@ -25,12 +25,9 @@ from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
 from octa_conformance.host import FakeOcta, Run, RunResult
 from octa_conformance.protocol import Kind
+from octa_conformance.wording import describe_ending, short
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
 
 
 async def _all_results(runs: list[Run], octa: CheckContext) -> list[RunResult]:
@@ -38,12 +35,6 @@ async def _all_results(runs: list[Run], octa: CheckContext) -> list[RunResult]:
     for run in runs:
         await run.started()
     return [await run.result(octa.timeouts.command) for run in runs]
-
-
-def _outcome(result: RunResult) -> str:
-    if result.error is not None:
-        return f"Error{{message: {_short(result.error)}}}"
-    return f"ExitStatus{{code: {result.exit_code}}}"
 
 
 # --- checks ---------------------------------------------------------------------------
@@ -101,7 +92,7 @@ async def test_started_in_order(octa: CheckContext) -> None:
         owner = next((j for j, mm in enumerate(markers, 1) if mm == r.stdout), None)
         fail(
             f"Started #{k} to name the command of Execute #{k} (its output: {m!r})",
-            f"Started #{k} named id {r.id!r}, whose output was {_short(r.stdout)}"
+            f"Started #{k} named id {r.id!r}, whose output was {short(r.stdout, 60)}"
             + (f", the marker of Execute #{owner}" if owner else "")
             + f" ({len(wrong)} of {count} commands mismatched)",
             "write Started for each Execute at once, in the order the Execute lines arrive",
@@ -137,7 +128,7 @@ async def test_output_attributed(octa: CheckContext) -> None:
             + (f" (e.g. {foreign[0]!r})" if foreign else "")
             + f", {len(lost)} of its own missing"
             + (f" (e.g. {lost[0]!r})" if lost else "")
-            + f"; it ended with {_outcome(result)}"
+            + f"; it ended with {describe_ending(result, 60)}"
             + (f"; {len(stray)} frames with stray ids, e.g. {stray[0]}" if stray else ""),
             "tag every output frame with the id of the command whose pipe it came from",
         )
@@ -166,7 +157,7 @@ async def test_not_serialised(octa: CheckContext) -> None:
     expect(
         not sleeper.done,
         f"the echo (sent second) to finish while the {seconds} s sleep still runs",
-        lambda: f"the sleep ended first ({_outcome(sleeper.snapshot())}), then the echo",
+        lambda: f"the sleep ended first ({describe_ending(sleeper.snapshot(), 60)}), then the echo",
         "run every command in its own task/process; do not queue them behind each other",
     )
 

@@ -28,6 +28,7 @@ from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
 from octa_conformance.host import FakeOcta, HostError, ReplyTimeout, Run, RunResult
 from octa_conformance.protocol import (
+    DECODE_KINDS,
     Closed,
     ErrorReply,
     Event,
@@ -37,23 +38,8 @@ from octa_conformance.protocol import (
     Started,
     Violation,
 )
+from octa_conformance.wording import describe_outcome, short
 
-# Violations that mean "a line was not a well-formed frame" (PROTOCOL.md §2, §3).
-DECODE_KINDS = frozenset(
-    {
-        Kind.FRAME_TOO_LONG,
-        Kind.UNTERMINATED_FRAME,
-        Kind.INVALID_UTF8,
-        Kind.INVALID_JSON,
-        Kind.FRAMES_RUN_TOGETHER,
-        Kind.NOT_AN_OBJECT,
-        Kind.MISSING_TYPE,
-        Kind.UNKNOWN_TYPE,
-        Kind.WRONG_DIALECT,
-        Kind.MISSING_FIELD,
-        Kind.WRONG_TYPE,
-    }
-)
 TERMINAL = (ExitStatus, ErrorReply)
 LARGE_TEXT_BYTES = 256 * 1024
 
@@ -61,16 +47,12 @@ LARGE_TEXT_BYTES = 256 * 1024
 # --- helpers --------------------------------------------------------------------------
 
 
-def _short(text: str, limit: int = 80) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
-
-
 def _show(frame: object) -> str:
     """``Stdout{id: 'x', line: 'hi\\n'}``: a frame as a plugin author would write it."""
     if frame is None:
         return "nothing"
     fields = ", ".join(
-        f"{f.name}: {_short(getattr(frame, f.name), 40)}"
+        f"{f.name}: {short(getattr(frame, f.name), 40)}"
         if isinstance(getattr(frame, f.name), str)
         else f"{f.name}: {getattr(frame, f.name)!r}"
         for f in dataclasses.fields(frame)  # type: ignore[arg-type]
@@ -90,15 +72,6 @@ def _event(ev: Event) -> str:
 def _observe(octa: CheckContext) -> float:
     """A short observation window for proving that nothing (more) arrives."""
     return octa.timeouts.reply / 20
-
-
-def _outcome(result: RunResult) -> str:
-    """How a finished Execute ended, in words."""
-    if result.refused:
-        return f"the Execute was refused with Error{{message: {_short(result.error or '')}}}"
-    if result.error is not None:
-        return f"it ended with Error{{message: {_short(result.error)}}}"
-    return f"it ended with ExitStatus{{code: {result.exit_code}}}"
 
 
 async def _finish(run: Run, octa: CheckContext) -> RunResult:
@@ -325,13 +298,13 @@ async def test_stdout_delivered(octa: CheckContext) -> None:
         where = " (it arrived in Stderr frames)" if text in result.stderr else ""
         fail(
             f"Stdout frames with id {result.id!r} carrying {text!r}",
-            f"stdout {_short(result.stdout)}{where}; {_outcome(result)}",
+            f"stdout {short(result.stdout)}{where}; {describe_outcome(result)}",
             "send each line the command prints to stdout as Stdout{id, line}",
         )
     expect(
         result.exit_code == 0 and result.error is None,
         "ExitStatus{code: 0} after the output of a successful command",
-        _outcome(result),
+        describe_outcome(result),
     )
 
 
@@ -345,7 +318,7 @@ async def test_stderr_delivered(octa: CheckContext) -> None:
     expect(
         result.stderr == text,
         f"Stderr frames with id {result.id!r} carrying {text!r}",
-        lambda: f"stderr {_short(result.stderr)}{where}; {_outcome(result)}",
+        lambda: f"stderr {short(result.stderr)}{where}; {describe_outcome(result)}",
         "forward the command's standard error as Stderr{id, line} (users need the diagnostics)",
     )
 
@@ -359,7 +332,7 @@ async def test_exit_code(octa: CheckContext) -> None:
         expect(
             result.exit_code == code and result.error is None,
             f"ExitStatus{{code: {code}}} for a command that exits with {code}",
-            _outcome(result),
+            describe_outcome(result),
             "report the command's own exit status unchanged",
         )
 
@@ -386,7 +359,7 @@ async def test_output_order(octa: CheckContext) -> None:
             + (repr(want[n]) if n < count else "the end")
             + " but is "
             + (repr(got[n]) if n < len(got) else "missing")
-            + f"; {_outcome(result)}",
+            + f"; {describe_outcome(result)}",
             "forward every output line, in the order the command printed it",
         )
 
@@ -401,7 +374,8 @@ async def test_unicode_roundtrip(octa: CheckContext) -> None:
         result.stdout == text,
         f"stdout exactly {text!r}",
         lambda: (
-            f"{result.stdout!r} ({_first_difference(text, result.stdout)}); " + _outcome(result)
+            f"{result.stdout!r} ({_first_difference(text, result.stdout)}); "
+            + describe_outcome(result)
         ),
         "pass params to the command unchanged and decode its output as UTF-8 (JSON-escape"
         " control characters, never drop or re-encode them)",
@@ -430,7 +404,7 @@ async def test_large_frame(octa: CheckContext) -> None:
             )
         fail(
             f"the {LARGE_TEXT_BYTES}-byte text on stdout, intact",
-            f"{_first_difference(text, got)}; {_outcome(result)}",
+            f"{_first_difference(text, got)}; {describe_outcome(result)}",
             hint,
         )
 
@@ -448,7 +422,7 @@ async def test_dry_run(octa: CheckContext) -> None:
     expect(
         dry.exit_code == 0 and dry.error is None,
         "Started then ExitStatus{code: 0} for a dry run",
-        _outcome(dry),
+        describe_outcome(dry),
     )
     expect(
         not dry_path.exists(),
@@ -460,7 +434,7 @@ async def test_dry_run(octa: CheckContext) -> None:
     expect(
         real_path.exists(),
         f"the file {real_path} created by the same probe without dry",
-        f"no file; {_outcome(real)}",
+        f"no file; {describe_outcome(real)}",
         "the touch probe must create the file it names (check the probe configuration)",
     )
     expect(
@@ -480,7 +454,7 @@ async def test_dir_honoured(octa: CheckContext) -> None:
     expect(
         result.stdout == str(where),
         f"the command's working directory to be {str(where)!r}",
-        lambda: f"pwd printed {_short(result.stdout)}; {_outcome(result)}",
+        lambda: f"pwd printed {short(result.stdout)}; {describe_outcome(result)}",
         "start the command with its working directory set to Execute.dir",
     )
 
@@ -497,7 +471,7 @@ async def test_envs_honoured(octa: CheckContext) -> None:
     expect(
         result.stdout == value,
         f"the command to see {name}={value!r} (sent only in Execute.envs)",
-        lambda: f"it printed {_short(result.stdout)}; {_outcome(result)}",
+        lambda: f"it printed {short(result.stdout)}; {describe_outcome(result)}",
         "add Execute.envs to the command's environment (on top of the plugin's own)",
     )
 

@@ -33,13 +33,11 @@ from pathlib import Path
 
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
-from octa_conformance.host import ConnectionClosed, FakeOcta, HostError, ReplyTimeout
+from octa_conformance.host import FakeOcta, HostError
 from octa_conformance.protocol import (
     Closed,
-    Command,
     Dialect,
     ErrorReply,
-    Event,
     HelloCommand,
     HelloReply,
     Kind,
@@ -50,6 +48,14 @@ from octa_conformance.protocol import (
 )
 from octa_conformance.protocol.violations import quote
 from octa_conformance.semver import parse_requirement
+from octa_conformance.suite_helpers import (
+    expect_echoed,
+    expect_reply,
+    launch_in_plugin_dialect,
+    reply_to,
+    settled,
+)
+from octa_conformance.wording import describe_frame, describe_reply
 
 # The task attributes Octa 0.2.1 defines itself (PROTOCOL.md §4.1): a plugin key equal to one
 # of them is never looked up among the task's extra attributes, so the plugin is never used.
@@ -83,95 +89,8 @@ DIALECT_SHAPES = {
 # --- helpers ----------------------------------------------------------------------------
 
 
-def plugin_dialect(octa: CheckContext) -> Dialect:
-    """The dialect the plugin's own Hello used (the target's if that is unknown)."""
-    return octa.info.dialect or octa.dialect
-
-
-async def connect(octa: CheckContext, label: str = "") -> FakeOcta:
-    """A fresh plugin process and a connection speaking the plugin's own dialect."""
-    return await octa.connect(octa.spawn(), dialect=plugin_dialect(octa), label=label)
-
-
-async def reply_to(
-    host: FakeOcta,
-    command: Command,
-    timeout: float | None = None,
-    ignore: tuple[Kind, ...] = (),
-) -> Event | None:
-    """Send ``command``; return the first thing that settles it (see ``settled``)."""
-    mark = host.mark()
-    try:
-        await host.send(command)
-    except ConnectionClosed:
-        return Closed()
-    return await settled(host, command, mark, timeout, ignore)
-
-
-async def settled(
-    host: FakeOcta,
-    command: Command,
-    mark: int,
-    timeout: float | None = None,
-    ignore: tuple[Kind, ...] = (),
-) -> Event | None:
-    """The first event since ``mark`` that settles ``command`` (already sent).
-
-    That is the frame answering it (``Received``), a violation not in ``ignore`` (a
-    malformed frame never answers anything, so waiting longer would only hit the timeout),
-    ``Closed``, or None when nothing arrived within ``timeout`` (default ``timeouts.reply``).
-    """
-    timeout = host.timeouts.reply if timeout is None else timeout
-
-    def settles(ev: Event) -> bool:
-        if isinstance(ev, Violation):
-            return ev.kind not in ignore
-        if isinstance(ev, Received):
-            return ev.answers is not None and ev.answers.command is command
-        return True  # Closed
-
-    try:
-        return await host.wait_for(settles, timeout, since=mark, what=f"a reply to {command.TYPE}")
-    except ConnectionClosed:
-        return Closed()
-    except ReplyTimeout:
-        return None
-
-
-def frame_text(ev: Received) -> str:
-    frame = ev.frame
-    if isinstance(frame, ErrorReply):
-        what = f"an Error frame (id {frame.id!r}, message {frame.message!r})"
-    else:
-        what = f"a {frame.TYPE} frame"
-    return f"{what}: {quote(ev.raw)}"
-
-
-def describe(host: FakeOcta, ev: Event | None, timeout: float | None = None) -> str:
-    """What arrived instead of the expected reply, in words."""
-    if ev is None:
-        return f"no reply within {timeout or host.timeouts.reply:.1f} s"
-    if isinstance(ev, Closed):
-        status = host.process.returncode if host.process else None
-        tail = f" (the process exited with status {status})" if status is not None else ""
-        return f"the plugin closed the connection without replying{tail}"
-    if isinstance(ev, Violation):
-        return f"a protocol violation: {ev}"
-    return frame_text(ev)
-
-
-async def expect_reply(
-    host: FakeOcta, command: Command, want: type, expected: str, hint: str = ""
-) -> object:
-    """Send ``command`` and return its reply of type ``want``; fail clearly otherwise."""
-    ev = await reply_to(host, command)
-    if isinstance(ev, Received) and isinstance(ev.frame, want):
-        return ev.frame
-    fail(expected, describe(host, ev), hint)
-
-
 async def hello(host: FakeOcta, octa: CheckContext) -> HelloReply:
-    return await expect_reply(  # type: ignore[return-value]
+    return await expect_reply(
         host,
         HelloCommand(octa.target),
         HelloReply,
@@ -181,7 +100,7 @@ async def hello(host: FakeOcta, octa: CheckContext) -> HelloReply:
 
 
 async def schema(host: FakeOcta) -> SchemaReply:
-    return await expect_reply(  # type: ignore[return-value]
+    return await expect_reply(
         host,
         SchemaCommand(),
         SchemaReply,
@@ -212,7 +131,7 @@ async def refused_and_not_run(octa: CheckContext, stage: str, rest: list[str]) -
     work = octa.scratch()
     marker = work / f"executed-{stage.replace(' ', '-')}"
     params = octa.probe("touch", path=str(marker))  # skips the check if not configured
-    host = await connect(octa)
+    host = await launch_in_plugin_dialect(octa)
     if "Hello" not in rest:
         await hello(host, octa)
     mark = host.mark()
@@ -231,7 +150,7 @@ async def refused_and_not_run(octa: CheckContext, stage: str, rest: list[str]) -
     if not (isinstance(ev, Received) and isinstance(ev.frame, ErrorReply)):
         fail(
             expected,
-            describe(host, ev),
+            describe_reply(host, ev),
             'answer it with Error{id: "protocol_error", message: "Expected Hello command"}',
         )
     flushed = False
@@ -294,7 +213,7 @@ async def test_hello_reply(octa: CheckContext) -> None:
     if not (isinstance(ev, Received) and isinstance(ev.frame, HelloReply)):
         fail(
             expected,
-            describe(host, ev),
+            describe_reply(host, ev),
             "answer Hello with Hello{version: <your semver requirement>, features: []};"
             " Octa decides compatibility itself",
         )
@@ -311,7 +230,7 @@ async def test_hello_reply(octa: CheckContext) -> None:
 @check("handshake.requirement-parses")
 async def test_requirement_parses(octa: CheckContext) -> None:
     """``Hello.version`` parses as a Cargo semver requirement (Octa 0.2.1 panics otherwise)."""
-    host = await connect(octa)
+    host = await launch_in_plugin_dialect(octa)
     reply = await hello(host, octa)
     try:
         parse_requirement(reply.version)
@@ -328,7 +247,7 @@ async def test_requirement_parses(octa: CheckContext) -> None:
 @check("handshake.requirement-matches-target")
 async def test_requirement_matches_target(octa: CheckContext) -> None:
     """The requirement matches the target Octa version (``--octa-version``, default 0.2.1)."""
-    host = await connect(octa)
+    host = await launch_in_plugin_dialect(octa)
     reply = await hello(host, octa)
     try:
         requirement = parse_requirement(reply.version)
@@ -350,7 +269,7 @@ async def test_requirement_matches_target(octa: CheckContext) -> None:
 @check("handshake.schema-reply")
 async def test_schema_reply(octa: CheckContext) -> None:
     """``Schema`` is answered with ``Schema{key}``, ``key`` a non-empty string."""
-    host = await connect(octa)
+    host = await launch_in_plugin_dialect(octa)
     await hello(host, octa)
     reply = await schema(host)
     expect(
@@ -364,7 +283,7 @@ async def test_schema_reply(octa: CheckContext) -> None:
 @check("handshake.key-usable")
 async def test_key_usable(octa: CheckContext) -> None:
     """The key is a plain identifier and not one of Octa's built-in task attributes."""
-    host = await connect(octa)
+    host = await launch_in_plugin_dialect(octa)
     await hello(host, octa)
     key = (await schema(host)).key
     expect(
@@ -411,7 +330,7 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
     """
     text = f"still-alive-{uuid.uuid4().hex[:8]}"
     params = octa.probe("echo", text=text)
-    host = await connect(octa)
+    host = await launch_in_plugin_dialect(octa)
     await hello(host, octa)
     await schema(host)
     second = HelloCommand(octa.target)
@@ -421,7 +340,7 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
     if isinstance(ev, Received) and isinstance(ev.frame, HelloReply):
         fail(
             "an Error frame answering the second Hello",
-            f"{frame_text(ev)}: the plugin ran the handshake again",
+            f"{describe_frame(ev)}: the plugin ran the handshake again",
             "the handshake happens once per connection; answer a second Hello with Error{id:"
             ' "protocol_error", message: ...} and carry on',
         )
@@ -457,24 +376,24 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
         fail(
             "an Error frame answering the second Hello",
             "no answer to it"
-            + (f" (then: {describe(host, problem)})" if problem is not None else ""),
+            + (f" (then: {describe_reply(host, problem)})" if problem is not None else ""),
             'answer a second Hello with Error{id: "protocol_error", message: ...}; Octa pairs'
             " replies with commands by order, so an unanswered command shifts every later reply",
         )
     if not isinstance(answered[0].frame, ErrorReply):
-        fail("an Error frame answering the second Hello", frame_text(answered[0]))
+        fail("an Error frame answering the second Hello", describe_frame(answered[0]))
     if problem is not None:
-        fail("the session to go on after the refused Hello", describe(host, problem))
+        fail("the session to go on after the refused Hello", describe_reply(host, problem))
     result = run.snapshot()
     if result.refused:
         fail(
             "the session to keep working after the refused Hello (the echo probe runs)",
             f"the echo was refused: {result.error!r}",
         )
-    expect(
-        result.exit_code == 0 and result.stdout == text,
+    expect_echoed(
+        result,
+        text,
         f"the echo probe after the refused Hello to print {text!r} and exit 0",
-        f"stdout {result.stdout!r}, exit code {result.exit_code}, error {result.error!r}",
         "a refused command must not end or derail the session",
     )
 
@@ -482,7 +401,7 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
 @check("handshake.features-tolerated")
 async def test_features_tolerated(octa: CheckContext) -> None:
     """A host ``Hello`` with unknown ``features`` and unknown extra fields is still accepted."""
-    host = await connect(octa)
+    host = await launch_in_plugin_dialect(octa)
     cmd = HelloCommand(octa.target, ("some-future-feature",), {"future_field": 1})
     await expect_reply(
         host,

@@ -22,6 +22,7 @@ from octa_conformance.context import CheckContext
 from octa_conformance.errors import LaunchError
 from octa_conformance.host import FakeOcta
 from octa_conformance.results import percentiles
+from octa_conformance.suite_helpers import expect_echoed
 from octa_conformance.supervisor import PluginProcess
 
 HANDSHAKE_SESSIONS = 50
@@ -35,11 +36,7 @@ MEMORY_IN_FLIGHT = 16
 
 async def echo_ok(octa: CheckContext, host: FakeOcta, params: str, text: str, cwd: str) -> None:
     result = await host.run(params, dir=cwd)
-    expect(
-        result.exit_code == 0 and result.stdout == text,
-        f"the echo probe to print {text!r} and exit 0",
-        f"exit code {result.exit_code}, error {result.error!r}, stdout {result.stdout!r}",
-    )
+    expect_echoed(result, text, f"the echo probe to print {text!r} and exit 0")
 
 
 async def run_many(

@@ -33,15 +33,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from octa_conformance.checking import CheckFailure, check, check_id_of, expect, fail
+from octa_conformance.checking import CheckFailure, check, check_id_of, fail
 from octa_conformance.context import CheckContext, PluginInfo
 from octa_conformance.errors import LaunchError, OctaConformanceError
 from octa_conformance.host import ConnectionClosed, FakeOcta, HostError, PluginRefused, ReplyTimeout
 from octa_conformance.protocol import (
+    DECODE_KINDS,
     Closed,
     Dialect,
     ErrorReply,
-    Event,
     ExecuteCommand,
     HelloCommand,
     Kind,
@@ -54,37 +54,14 @@ from octa_conformance.protocol import (
 )
 from octa_conformance.pytest_plugin import CONTEXT_KEY
 from octa_conformance.settings import RunOptions
+from octa_conformance.suite_helpers import expect_echoed
 from octa_conformance.supervisor import SESSION_ENV_VAR
+from octa_conformance.wording import describe_event
 
-# Violations that mean the byte stream itself is broken (PROTOCOL.md §2, §3).
-FRAMING_KINDS = frozenset(
-    {
-        Kind.FRAME_TOO_LONG,
-        Kind.UNTERMINATED_FRAME,
-        Kind.INVALID_UTF8,
-        Kind.INVALID_JSON,
-        Kind.FRAMES_RUN_TOGETHER,
-        Kind.NOT_AN_OBJECT,
-        Kind.MISSING_TYPE,
-        Kind.UNKNOWN_TYPE,
-        Kind.WRONG_DIALECT,
-        Kind.MISSING_FIELD,
-        Kind.WRONG_TYPE,
-    }
-)
 FUZZ_EXECUTE_EXAMPLES = 30
 FUZZ_LINES_EXAMPLES = 40
 SHRINK_RUNS = 40  # examples run for real after the first failure, to bound shrinking
 MIB = 1024 * 1024
-
-
-def describe_event(ev: Event) -> str:
-    if isinstance(ev, Received):
-        raw = ev.raw.decode("utf-8", "replace")
-        return f"a {ev.frame.TYPE} frame {raw[:200]}"
-    if isinstance(ev, Violation):
-        return str(ev)
-    return "the plugin closed the connection"
 
 
 def abbreviate(value: Any, limit: int = 60) -> str:
@@ -105,6 +82,19 @@ def abbreviate(value: Any, limit: int = 60) -> str:
 def digest(*parts: Any) -> str:
     """A short key that tells generated examples apart."""
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def echo_after(
+    octa: CheckContext, host: FakeOcta, what: str, text: str, why: str = ""
+) -> None:
+    """After ``what``, the echo probe of ``text`` must still succeed on the same session."""
+    try:
+        result = await host.run(
+            octa.probe("echo", text=text), timeout=octa.timeouts.reply, dir=str(octa.scratch())
+        )
+    except HostError as e:
+        fail(f"an echo after {what} to succeed{why}", str(e))
+    expect_echoed(result, text, f"the echo after {what} to print {text!r} and exit 0")
 
 
 # --- the simple checks -----------------------------------------------------------------
@@ -134,18 +124,7 @@ async def refused_then_still_working(
             raw = ev.data.decode("utf-8", "replace")[:200]
             got = f"a Started frame {raw}: the plugin accepted it and ran it"
         fail(f"an Error frame answering {what}", got, hint)
-    text = "the session still works"
-    try:
-        result = await host.run(
-            octa.probe("echo", text=text), timeout=bound, dir=str(octa.scratch())
-        )
-    except HostError as e:
-        fail(f"an echo after {what} to succeed (the session keeps working)", str(e))
-    expect(
-        result.exit_code == 0 and result.stdout == text,
-        f"the echo after {what} to print {text!r} and exit 0",
-        f"exit code {result.exit_code}, error {result.error!r}, stdout {result.stdout!r}",
-    )
+    await echo_after(octa, host, what, "the session still works", " (the session keeps working)")
 
 
 @check("robustness.malformed-json")
@@ -389,23 +368,9 @@ class FuzzSession:
                 f"the plugin still running and connected after {what}",
                 f"it is {self._state(host)}",
             )
-        text = "still answering after fuzzing"
-        bound = octa.timeouts.reply
-
-        async def echo() -> None:
-            try:
-                result = await host.run(
-                    octa.probe("echo", text=text), timeout=bound, dir=str(octa.scratch())
-                )
-            except HostError as e:
-                fail(f"an echo after {what} to succeed", str(e))
-            expect(
-                result.exit_code == 0 and result.stdout == text,
-                f"the echo after {what} to print {text!r} and exit 0",
-                f"exit code {result.exit_code}, error {result.error!r}, stdout {result.stdout!r}",
-            )
-
-        self.run(echo(), bound * 2)
+        self.run(
+            echo_after(octa, host, what, "still answering after fuzzing"), octa.timeouts.reply * 2
+        )
 
     async def aclose(self) -> None:
         """Stop the current plugin and everything the context holds (retired hosts are
@@ -747,7 +712,7 @@ def test_fuzz_lines(
                 digest(line.kind, line.data),
                 repr(line),
                 lambda host: send(host, line),
-                FRAMING_KINDS,
+                DECODE_KINDS,
                 "the plugin survives the line: still running, connection open, well-formed frames",
             )
 

@@ -23,17 +23,10 @@ import pytest
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
 from octa_conformance.host import ConnectionClosed, FakeOcta, HostError, ReplyTimeout
-from octa_conformance.protocol import Closed, Event, Received, ShutdownReply, Violation
+from octa_conformance.protocol import Closed, Event, Received, ShutdownReply
+from octa_conformance.suite_helpers import expect_echoed
 from octa_conformance.supervisor import PluginProcess
-
-
-def describe_event(ev: Event) -> str:
-    if isinstance(ev, Received):
-        raw = ev.raw.decode("utf-8", "replace")
-        return f"a {ev.frame.TYPE} frame {raw[:200]}"
-    if isinstance(ev, Violation):
-        return str(ev)
-    return "the plugin closed the connection"
+from octa_conformance.wording import describe_event
 
 
 async def nothing_after_reply(octa: CheckContext, host: FakeOcta, since: int) -> None:
@@ -176,10 +169,8 @@ async def test_after_work(octa: CheckContext) -> None:
     for i in range(3):
         text = f"work {i + 1}"
         result = await host.run(octa.probe("echo", text=text), dir=str(octa.scratch()))
-        expect(
-            result.exit_code == 0 and result.stdout == text,
-            f"echo {text!r} to complete with ExitStatus{{code: 0}} before Shutdown",
-            f"exit code {result.exit_code}, error {result.error!r}, stdout {result.stdout!r}",
+        expect_echoed(
+            result, text, f"echo {text!r} to complete with ExitStatus{{code: 0}} before Shutdown"
         )
     mark = host.mark()
     await acknowledge(octa, host)

@@ -29,23 +29,15 @@ import pytest
 
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
-from octa_conformance.host import ConnectionClosed, FakeOcta, ReplyTimeout
+from octa_conformance.host import FakeOcta
 from octa_conformance.protocol import (
-    Closed,
-    Command,
-    Dialect,
-    ErrorReply,
-    Event,
     HelloCommand,
     HelloReply,
-    Received,
     SchemaCommand,
     SchemaReply,
     ShutdownCommand,
     ShutdownReply,
-    Violation,
 )
-from octa_conformance.protocol.violations import quote
 from octa_conformance.semver import (
     Requirement,
     bounds,
@@ -53,7 +45,8 @@ from octa_conformance.semver import (
     parse_requirement,
     probe_versions,
 )
-from octa_conformance.supervisor import PluginProcess
+from octa_conformance.suite_helpers import expect_echoed, expect_reply, launch_in_plugin_dialect
+from octa_conformance.wording import describe_processes
 
 # The Octa versions of the published compatibility matrix (the target is added to them).
 MATRIX_VERSIONS = ("0.1.0", "0.2.0", "0.2.1", "0.3.0", "1.0.0")
@@ -78,11 +71,6 @@ def octa_accepts(requirement: str | None, version: str) -> tuple[bool, str]:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def plugin_dialect(octa: CheckContext) -> Dialect:
-    """The dialect the plugin's own Hello used (the target's if that is unknown)."""
-    return octa.info.dialect or octa.dialect
-
-
 def usable_requirement(octa: CheckContext) -> tuple[str, Requirement]:
     """The requirement the plugin declared to the target version; skip if there is none."""
     text = octa.info.requirement
@@ -99,60 +87,9 @@ def usable_requirement(octa: CheckContext) -> tuple[str, Requirement]:
         )
 
 
-async def reply_to(host: FakeOcta, command: Command, timeout: float | None = None) -> Event | None:
-    """Send ``command``; return its answer, a violation, ``Closed``, or None on timeout."""
-    timeout = host.timeouts.reply if timeout is None else timeout
-    mark = host.mark()
-    try:
-        await host.send(command)
-    except ConnectionClosed:
-        return Closed()
-
-    def settles(ev: Event) -> bool:
-        if isinstance(ev, Received):
-            return ev.answers is not None and ev.answers.command is command
-        return True  # a Violation (a malformed frame answers nothing) or Closed
-
-    try:
-        return await host.wait_for(settles, timeout, since=mark, what=f"a reply to {command.TYPE}")
-    except ConnectionClosed:
-        return Closed()
-    except ReplyTimeout:
-        return None
-
-
-async def describe(host: FakeOcta, ev: Event | None, timeout: float) -> str:
-    """What arrived instead of the expected reply, in words."""
-    if ev is None:
-        return f"no reply within {timeout:.1f} s"
-    if isinstance(ev, Closed):
-        status = await host.process.wait_exit(host.timeouts.exit) if host.process else None
-        tail = f" and exited with status {status}" if status is not None else ""
-        return f"the plugin closed the connection{tail}"
-    if isinstance(ev, Violation):
-        return f"a protocol violation: {ev}"
-    frame = ev.frame
-    if isinstance(frame, ErrorReply):
-        return f"an Error frame (id {frame.id!r}, message {frame.message!r}): {quote(ev.raw)}"
-    return f"a {frame.TYPE} frame: {quote(ev.raw)}"
-
-
-def describe_processes(procs: list) -> str:
-    parts = []
-    for p in procs:
-        try:
-            parts.append(f"pid {p.pid} {' '.join(p.cmdline())[:120]!r}")
-        except Exception:
-            parts.append(f"pid {p.pid}")
-    return ", ".join(parts)
-
-
-async def launch_as(octa: CheckContext, version: str) -> tuple[PluginProcess, FakeOcta]:
-    process = octa.spawn()
-    host = await octa.connect(
-        process, dialect=plugin_dialect(octa), label=f"host announcing Octa {version}"
-    )
-    return process, host
+async def launch_as(octa: CheckContext, version: str) -> FakeOcta:
+    """A fresh plugin, connected to a host that will announce Octa ``version``."""
+    return await launch_in_plugin_dialect(octa, label=f"host announcing Octa {version}")
 
 
 async def run_all(coros: list) -> None:
@@ -164,38 +101,41 @@ async def run_all(coros: list) -> None:
 
 async def offer_incompatible(octa: CheckContext, declared: str, version: str) -> None:
     """Announce ``version`` (outside the requirement); Octa must reject; the plugin must go."""
-    process, host = await launch_as(octa, version)
-    timeout = octa.timeouts.reply
-    ev = await reply_to(host, HelloCommand(version), timeout)
-    if not (isinstance(ev, Received) and isinstance(ev.frame, HelloReply)):
-        fail(
-            f"a Hello response to a host announcing Octa {version} (outside the requirement"
-            f" {declared!r}), so that Octa can report the mismatch itself",
-            await describe(host, ev, timeout),
-            "answer every Hello with your requirement whatever version the host announces:"
-            " compatibility is Octa's decision (§4.1); a refused or crashed handshake hides the"
-            " 'Version mismatch' diagnosis, and a host version you do not know is no error",
-        )
-    accepted, reason = octa_accepts(ev.frame.version, version)
+    host = await launch_as(octa, version)
+    process = host.process
+    assert process is not None
+    hello = await expect_reply(
+        host,
+        HelloCommand(version),
+        HelloReply,
+        f"a Hello response to a host announcing Octa {version} (outside the requirement"
+        f" {declared!r}), so that Octa can report the mismatch itself",
+        "answer every Hello with your requirement whatever version the host announces:"
+        " compatibility is Octa's decision (§4.1); a refused or crashed handshake hides the"
+        " 'Version mismatch' diagnosis, and a host version you do not know is no error",
+        await_exit=True,
+    )
+    accepted, reason = octa_accepts(hello.version, version)
     if accepted:
         fail(
             f"Octa {version} to reject the plugin: it is outside the requirement {declared!r}"
             f" that the plugin declared to Octa {octa.target}",
-            f"to Octa {version} the plugin declared {ev.frame.version!r} ({reason}): Octa"
+            f"to Octa {version} the plugin declared {hello.version!r} ({reason}): Octa"
             f" {version} would load it and send it commands",
             "declare one fixed requirement, whatever version the host announces",
         )
     # Octa rejected the plugin: it sends no Execute, only Shutdown, and then waits for exit.
-    timeout = octa.timeouts.shutdown_reply
-    ev = await reply_to(host, ShutdownCommand(), timeout)
-    if not (isinstance(ev, Received) and isinstance(ev.frame, ShutdownReply)):
-        fail(
-            f"a Shutdown{{message}} response to the Shutdown that Octa {version} sends after"
-            f" rejecting the plugin ({reason})",
-            await describe(host, ev, timeout),
-            "an unfamiliar host version must not make the plugin crash, hang up or hang:"
-            " keep serving the session until Shutdown, acknowledge it, then exit",
-        )
+    await expect_reply(
+        host,
+        ShutdownCommand(),
+        ShutdownReply,
+        f"a Shutdown{{message}} response to the Shutdown that Octa {version} sends after"
+        f" rejecting the plugin ({reason})",
+        "an unfamiliar host version must not make the plugin crash, hang up or hang:"
+        " keep serving the session until Shutdown, acknowledge it, then exit",
+        octa.timeouts.shutdown_reply,
+        await_exit=True,
+    )
     status = await process.wait_exit(octa.timeouts.exit)
     killed = status is None
     if killed:  # what Octa does after 1 s; not this check's concern (see shutdown.*)
@@ -215,7 +155,7 @@ async def offer_incompatible(octa: CheckContext, declared: str, version: str) ->
         f"no process started by the plugin still alive once it is gone (host Octa {version},"
         " rejected, so no command ever ran)",
         lambda: (
-            f"{describe_processes(leftovers)} survived the plugin"
+            f"{describe_processes(leftovers, limit=120)} survived the plugin"
             + (" (killed with SIGKILL after not exiting)" if killed else "")
         ),
         "whatever the plugin starts must end with it: stop helper processes on Shutdown"
@@ -225,38 +165,37 @@ async def offer_incompatible(octa: CheckContext, declared: str, version: str) ->
 
 async def offer_compatible(octa: CheckContext, declared: str, version: str) -> None:
     """Announce ``version`` (inside the requirement); Octa must load the plugin and use it."""
-    _, host = await launch_as(octa, version)
-    timeout = octa.timeouts.reply
-    ev = await reply_to(host, HelloCommand(version), timeout)
-    if not (isinstance(ev, Received) and isinstance(ev.frame, HelloReply)):
-        fail(
-            f"a Hello response to a host announcing Octa {version}, which the plugin's"
-            f" requirement {declared!r} accepts",
-            await describe(host, ev, timeout),
-            "answer every Hello with your requirement whatever version the host announces",
-        )
-    accepted, reason = octa_accepts(ev.frame.version, version)
+    host = await launch_as(octa, version)
+    hello = await expect_reply(
+        host,
+        HelloCommand(version),
+        HelloReply,
+        f"a Hello response to a host announcing Octa {version}, which the plugin's"
+        f" requirement {declared!r} accepts",
+        "answer every Hello with your requirement whatever version the host announces",
+        await_exit=True,
+    )
+    accepted, reason = octa_accepts(hello.version, version)
     expect(
         accepted,
         f"Octa {version} to load the plugin ({declared!r}, declared to Octa {octa.target},"
         f" accepts {version})",
-        f"to Octa {version} the plugin declared {ev.frame.version!r}: {reason}",
+        f"to Octa {version} the plugin declared {hello.version!r}: {reason}",
         "declare one fixed requirement, whatever version the host announces",
     )
-    ev = await reply_to(host, SchemaCommand(), timeout)
-    if not (isinstance(ev, Received) and isinstance(ev.frame, SchemaReply)):
-        fail(
-            f"a Schema{{key}} response to the Schema of Octa {version}",
-            await describe(host, ev, timeout),
-            "the handshake must work the same for every host version your requirement accepts",
-        )
+    await expect_reply(
+        host,
+        SchemaCommand(),
+        SchemaReply,
+        f"a Schema{{key}} response to the Schema of Octa {version}",
+        "the handshake must work the same for every host version your requirement accepts",
+        await_exit=True,
+    )
     if octa.has_probe("echo"):
         text = f"loaded-by-octa-{version}"
         result = await host.run(octa.probe("echo", text=text), dir=str(octa.scratch()))
-        expect(
-            result.exit_code == 0 and result.stdout == text,
-            f"the echo probe, run by Octa {version}, to print {text!r} and exit 0",
-            f"stdout {result.stdout!r}, exit code {result.exit_code}, error {result.error!r}",
+        expect_echoed(
+            result, text, f"the echo probe, run by Octa {version}, to print {text!r} and exit 0"
         )
 
 

@@ -22,6 +22,24 @@ EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
 MUTANT_PLUGIN = ROOT / "tests" / "mutants" / "plugin.py"
 
 
+def harness_command(plugin: Path, workdir: Path, report: Path) -> list[str]:
+    """``pytest --octa-plugin PLUGIN`` (this Python, no cache) rooted in ``workdir``, writing
+    its JSON report to ``report``; add selections and options after it."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={workdir}",
+        "--octa-plugin",
+        str(plugin),
+        "--octa-json",
+        str(report),
+    ]
+
+
 def run_suites(
     plugin: Path,
     *,
@@ -49,19 +67,7 @@ def run_suites(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="octa-conform-test-"))
             )
         report = workdir / "report.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--rootdir={workdir}",
-            "--octa-plugin",
-            str(plugin),
-            "--octa-json",
-            str(report),
-        ]
+        cmd = harness_command(plugin, workdir, report)
         cmd += [f"--octa-select={s}" for s in select]
         cmd += [f"--octa-skip={s}" for s in skip]
         cmd += list(extra)

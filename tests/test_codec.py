@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from octa_conformance.protocol import (
+    DECODE_KINDS,
     Command,
     Dialect,
     ErrorReply,
@@ -867,6 +868,7 @@ def test_decoding_never_raises(line: bytes, dialect: Dialect) -> None:
         got = decode(line, dialect)  # type: ignore[operator]
         if isinstance(got, Violation):
             assert isinstance(got.kind, Kind)
+            assert got.kind in DECODE_KINDS  # a line that does not decode is no frame
             assert got.message
             assert got.size == len(line)
             str(got)

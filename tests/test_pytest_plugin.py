@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conformance_run import tagged_plugins, wait_for_a_plugin
+from conformance_run import harness_command, tagged_plugins, wait_for_a_plugin
 
 from octa_conformance import catalogue
 
@@ -188,21 +188,11 @@ def test_interrupted_pytest_run_stops_and_cleans_up(tmp_path: Path) -> None:
     out = tmp_path / "partial.json"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--rootdir={tmp_path}",
-            "--octa-plugin",
-            str(EXAMPLE),
+            *harness_command(EXAMPLE, tmp_path, out),
             "--octa-select",
             "concurrency.*",
             "--octa-select",
             "cancellation.*",
-            "--octa-json",
-            str(out),
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -27,9 +27,10 @@ from octa_conformance.protocol.messages import (
     Stdout,
 )
 from octa_conformance.protocol.session import Closed, Event, Execution, HostSession, Received
-from octa_conformance.protocol.violations import Kind, Violation
+from octa_conformance.protocol.violations import DECODE_KINDS, Kind, Violation
 
 __all__ = [
+    "DECODE_KINDS",
     "Closed",
     "Command",
     "Dialect",

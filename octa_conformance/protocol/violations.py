@@ -40,6 +40,28 @@ class Kind(str, enum.Enum):
     FRAME_AFTER_SHUTDOWN = "frame-after-shutdown"
 
 
+# The kinds that mean a line was not a well-formed frame (PROTOCOL.md §2, §3): the byte
+# stream itself is broken (too long, unterminated, not UTF-8, not JSON, frames run together)
+# or the JSON is not a frame Octa can parse (not an object, no or an unknown type, the other
+# dialect, a required field missing or of the wrong type). Octa fails to parse such a line;
+# the other kinds are about well-formed frames the session did not expect.
+DECODE_KINDS = frozenset(
+    {
+        Kind.FRAME_TOO_LONG,
+        Kind.UNTERMINATED_FRAME,
+        Kind.INVALID_UTF8,
+        Kind.INVALID_JSON,
+        Kind.FRAMES_RUN_TOGETHER,
+        Kind.NOT_AN_OBJECT,
+        Kind.MISSING_TYPE,
+        Kind.UNKNOWN_TYPE,
+        Kind.WRONG_DIALECT,
+        Kind.MISSING_FIELD,
+        Kind.WRONG_TYPE,
+    }
+)
+
+
 def quote(data: bytes, limit: int = QUOTE_LIMIT) -> str:
     """Render bytes for a one-line message, truncated to ``limit`` bytes."""
     shown = data[:limit]

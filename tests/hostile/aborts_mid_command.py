@@ -5,22 +5,10 @@ The process dies of SIGABRT in the middle of a command (no core file: RLIMIT_COR
 the command never gets its terminal frame.
 """
 
-import importlib.util
 import os
 import resource
-import sys
-from pathlib import Path
 
-
-def load_example():
-    """The conforming example plugin, loaded by path (it is not an installed module)."""
-    path = Path(__file__).resolve().parents[2] / "examples" / "octa_plugin_shell.py"
-    spec = importlib.util.spec_from_file_location("octa_example_shell_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from hostile_base import load_example, serve
 
 example = load_example()
 
@@ -38,4 +26,4 @@ class AbortsMidCommand(example.ShellPlugin):
 
 
 if __name__ == "__main__":
-    sys.exit(example.main(plugin_cls=AbortsMidCommand))
+    serve(AbortsMidCommand)

@@ -1,13 +1,9 @@
 #!/usr/bin/env python3
 """Hostile plugin: accepts every connection and closes it at once, without a word."""
 
-import socket
-import sys
+from hostile_base import unix_socket
 
-path = sys.argv[sys.argv.index("--socket-path") + 1]
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-sock.bind(path)
-sock.listen(8)
+sock = unix_socket()
 while True:
     conn, _ = sock.accept()
     conn.close()

@@ -5,14 +5,13 @@ Every connect() is refused (ECONNREFUSED) although the socket file is there; the
 must keep retrying only until its connect deadline.
 """
 
-import socket
 import sys
 import time
 
-path = sys.argv[sys.argv.index("--socket-path") + 1]
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-sock.bind(path)  # and nothing else
-sys.stderr.write(f"binds_no_listen: bound {path}, not listening\n")
+from hostile_base import socket_path, unix_socket
+
+sock = unix_socket(listen=None)  # bound, and nothing else
+sys.stderr.write(f"binds_no_listen: bound {socket_path()}, not listening\n")
 sys.stderr.flush()
 while True:
     time.sleep(3600)

@@ -6,21 +6,11 @@ whole environment, its working directory and the mode, owner and entries of the 
 its socket is to live in. The isolation tests compare that with what the harness was given.
 """
 
-import importlib.util
 import json
 import os
 import sys
-from pathlib import Path
 
-
-def load_example():
-    """The conforming example plugin, loaded by path (it is not an installed module)."""
-    path = Path(__file__).resolve().parents[2] / "examples" / "octa_plugin_shell.py"
-    spec = importlib.util.spec_from_file_location("octa_example_shell_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from hostile_base import serve
 
 
 def record() -> None:
@@ -50,4 +40,4 @@ def record() -> None:
 
 if __name__ == "__main__":
     record()
-    sys.exit(load_example().main())
+    serve()

@@ -6,13 +6,11 @@ handshake.
 """
 
 import os
-import socket
 import sys
 
-path = sys.argv[sys.argv.index("--socket-path") + 1]
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-sock.bind(path)
-sock.listen(8)
+from hostile_base import unix_socket
+
+sock = unix_socket()
 conn, _ = sock.accept()
 with conn.makefile("rb") as stream:
     stream.readline()  # the host's Hello

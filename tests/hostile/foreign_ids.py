@@ -6,21 +6,9 @@ Octa 0.2.1 silently drops frames for other ids, so commands still work; the host
 report the stray frames as frames for an id that was never started.
 """
 
-import importlib.util
-import sys
 import uuid
-from pathlib import Path
 
-
-def load_example():
-    """The conforming example plugin, loaded by path (it is not an installed module)."""
-    path = Path(__file__).resolve().parents[2] / "examples" / "octa_plugin_shell.py"
-    spec = importlib.util.spec_from_file_location("octa_example_shell_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from hostile_base import load_example, serve
 
 example = load_example()
 
@@ -35,4 +23,4 @@ class ForeignIds(example.ShellPlugin):
 
 
 if __name__ == "__main__":
-    sys.exit(example.main(plugin_cls=ForeignIds))
+    serve(ForeignIds)

@@ -6,8 +6,9 @@ without buffering it (its frame limit is 16 MiB) and time out waiting for the He
 """
 
 import socket
-import sys
 import threading
+
+from hostile_base import unix_socket
 
 SIZE = 100 * 1024 * 1024
 CHUNK = b"x" * (1024 * 1024)
@@ -27,10 +28,7 @@ def serve(conn: socket.socket) -> None:
             return
 
 
-path = sys.argv[sys.argv.index("--socket-path") + 1]
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-sock.bind(path)
-sock.listen(8)
+sock = unix_socket()
 while True:
     conn, _ = sock.accept()
     threading.Thread(target=serve, args=(conn,), daemon=True).start()

@@ -5,21 +5,9 @@ The harness must escalate to SIGKILL after its grace period whenever it stops th
 """
 
 import asyncio
-import importlib.util
 import signal
-import sys
-from pathlib import Path
 
-
-def load_example():
-    """The conforming example plugin, loaded by path (it is not an installed module)."""
-    path = Path(__file__).resolve().parents[2] / "examples" / "octa_plugin_shell.py"
-    spec = importlib.util.spec_from_file_location("octa_example_shell_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from hostile_base import load_example, serve
 
 example = load_example()
 
@@ -39,4 +27,4 @@ class IgnoresSigterm(example.ShellPlugin):
 
 
 if __name__ == "__main__":
-    sys.exit(example.main(plugin_cls=IgnoresSigterm))
+    serve(IgnoresSigterm)

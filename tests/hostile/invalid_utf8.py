@@ -5,20 +5,7 @@ The reply is otherwise a well-formed Hello line; the host must report the frame 
 UTF-8 (Octa cannot parse it) rather than crash or take it for a Hello.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
-
-
-def load_example():
-    """The conforming example plugin, loaded by path (it is not an installed module)."""
-    path = Path(__file__).resolve().parents[2] / "examples" / "octa_plugin_shell.py"
-    spec = importlib.util.spec_from_file_location("octa_example_shell_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from hostile_base import load_example, serve
 
 example = load_example()
 
@@ -34,4 +21,4 @@ class InvalidUtf8Hello(example.ShellPlugin):
 
 
 if __name__ == "__main__":
-    sys.exit(example.main(plugin_cls=InvalidUtf8Hello))
+    serve(InvalidUtf8Hello)

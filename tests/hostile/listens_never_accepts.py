@@ -6,13 +6,10 @@ connects and sends Hello, which is never read: the Hello reply must time out. Fu
 connections beyond the backlog are refused or hang in connect().
 """
 
-import socket
-import sys
 import time
 
-path = sys.argv[sys.argv.index("--socket-path") + 1]
-sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-sock.bind(path)
-sock.listen(0)
+from hostile_base import unix_socket
+
+sock = unix_socket(listen=0)
 while True:
     time.sleep(3600)

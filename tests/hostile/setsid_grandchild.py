@@ -8,25 +8,11 @@ still find it (session marker, subreaper), kill it (SIGKILL cannot be ignored) a
 on the pipes it holds.
 """
 
-import importlib.util
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
-
-def load_example():
-    """The conforming example plugin, loaded by path (it is not an installed module)."""
-    path = Path(__file__).resolve().parents[2] / "examples" / "octa_plugin_shell.py"
-    spec = importlib.util.spec_from_file_location("octa_example_shell_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-example = load_example()
+from hostile_base import serve
 
 
 def grandchild() -> None:
@@ -42,4 +28,4 @@ if __name__ == "__main__":
     if os.fork() == 0:
         grandchild()
         os._exit(0)
-    sys.exit(example.main())
+    serve()
