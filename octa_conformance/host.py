@@ -577,7 +577,9 @@ class FakeOcta:
     # --- closing ------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Close the host's side (the plugin sees EOF) and stop reading."""
+        """Close the host's side (the plugin sees EOF) and stop reading. Idempotent."""
+        if self._writer.is_closing() and self._reader_task.done():
+            return
         self.transcript.note("the host closed the connection")
         with contextlib.suppress(Exception):
             self._writer.close()

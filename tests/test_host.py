@@ -185,3 +185,14 @@ async def test_started_pairs_by_order_when_output_interleaves() -> None:
         assert (r2.id, r2.stdout, r2.exit_code) == ("two", "2", 2)
         assert isinstance(first.execution.frames[0], Started)
         assert isinstance(second.execution.frames[1], Stdout)
+
+
+async def test_close_is_idempotent() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.read()
+
+    async with scripted(script) as host:
+        await host.close()
+        await host.close()
+        notes = [e.item for e in host.transcript.entries if e.direction == "note"]
+        assert notes.count("the host closed the connection") == 1
