@@ -154,6 +154,12 @@ class CheckContext:
         try:
             return self.info.probes.render(name, **values)
         except ProbeMissing as e:
+            if self.info.key is None and self.info.error:
+                first = self.info.error.splitlines()[0]
+                pytest.skip(
+                    f"probe '{name}' unavailable: the plugin's schema key (which selects the"
+                    f" built-in probes) is unknown because the handshake failed ({first})"
+                )
             pytest.skip(str(e))
 
     def scratch(self) -> Path:

@@ -16,7 +16,14 @@ READY = example.READY
 # --- execute ----------------------------------------------------------------------------
 
 
-@mutant(kills="execute.started-first")
+@mutant(
+    kills="execute.started-first",
+    also={
+        "concurrency.output-attributed",
+        "handshake.repeated-hello-refused",
+        "robustness.fuzz-execute",
+    },
+)
 class ExecuteOutputBeforeStarted(ShellPlugin):
     """Announces each accepted command on stderr (with its id) before writing Started."""
 
@@ -26,7 +33,14 @@ class ExecuteOutputBeforeStarted(ShellPlugin):
         await super().send(session, type_, payload)
 
 
-@mutant(kills="execute.one-terminal-frame", also={"execute.nothing-after-terminal"})
+@mutant(
+    kills="execute.one-terminal-frame",
+    also={
+        "concurrency.output-attributed",
+        "execute.nothing-after-terminal",
+        "robustness.fuzz-execute",
+    },
+)
 class ExecuteDoubleExitStatus(ShellPlugin):
     """Writes every ExitStatus twice (once by the waiter, once by the clean-up path)."""
 
@@ -37,7 +51,13 @@ class ExecuteDoubleExitStatus(ShellPlugin):
             await self.send(session, "ExitStatus", {"id": cmd.id, **fields})
 
 
-@mutant(kills="execute.nothing-after-terminal")
+@mutant(
+    kills="execute.nothing-after-terminal",
+    also={
+        "concurrency.output-attributed",
+        "robustness.fuzz-execute",
+    },
+)
 class ExecuteStderrAfterExit(ShellPlugin):
     """Writes a '[done]' Stderr line for the command after its terminal frame."""
 
@@ -51,11 +71,22 @@ class ExecuteStderrAfterExit(ShellPlugin):
 @mutant(
     kills="execute.stdout-delivered",
     also={
-        "execute.output-order",
-        "execute.unicode-roundtrip",
-        "execute.large-frame",
+        "cancellation.abandoned-command",
+        "concurrency.output-attributed",
+        "concurrency.started-in-order",
         "execute.dir-honoured",
         "execute.envs-honoured",
+        "execute.large-frame",
+        "execute.output-order",
+        "execute.unicode-roundtrip",
+        "handshake.repeated-hello-refused",
+        "robustness.fuzz-execute",
+        "robustness.fuzz-lines",
+        "robustness.malformed-json",
+        "robustness.missing-fields",
+        "robustness.unknown-command",
+        "shutdown.after-work",
+        "version.compatible-host-accepted",
     },
 )
 class ExecuteStdoutAsStderr(ShellPlugin):
@@ -144,7 +175,13 @@ class ExecuteIgnoresEnvs(ShellPlugin):
         return dict(os.environ)
 
 
-@mutant(kills="execute.frames-well-formed")
+@mutant(
+    kills="execute.frames-well-formed",
+    also={
+        "handshake.repeated-hello-refused",
+        "robustness.fuzz-execute",
+    },
+)
 class ExecuteProgressFrames(ShellPlugin):
     """Writes a made-up ``Progress`` frame before each terminal frame (an unknown type)."""
 
@@ -157,7 +194,13 @@ class ExecuteProgressFrames(ShellPlugin):
 # --- concurrency --------------------------------------------------------------------------
 
 
-@mutant(kills="concurrency.distinct-ids", also={"concurrency.ids-unique-session"})
+@mutant(
+    kills="concurrency.distinct-ids",
+    also={
+        "concurrency.ids-unique-session",
+        "robustness.fuzz-execute",
+    },
+)
 class ConcurrencyIdFromCommand(ShellPlugin):
     """Derives the id from the command text, so the same command twice shares an id."""
 
@@ -226,7 +269,10 @@ class ConcurrencyOutputCrossed(ShellPlugin):
         await super().send(session, type_, payload)
 
 
-@mutant(kills="concurrency.not-serialised")
+@mutant(
+    kills="concurrency.not-serialised",
+    also={"cancellation.abandoned-command"},
+)
 class ConcurrencySerialised(ShellPlugin):
     """Runs one command at a time: the others queue behind it."""
 

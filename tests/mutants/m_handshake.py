@@ -10,7 +10,7 @@ import os
 import subprocess
 from typing import Any
 
-from mutant_base import ShellPlugin, example, mutant
+from mutant_base import ShellPlugin, every_check_except, example, mutant
 
 # The example's requirement is ">=0.2.1, <0.3.0": the mutants below that misbehave with a
 # host version "they do not know" use this range (mutants run without octa_conformance).
@@ -35,7 +35,25 @@ def protocol_error_frame(plugin: ShellPlugin, message: str) -> bytes:
 # --- handshake ---------------------------------------------------------------------------
 
 
-@mutant(kills="handshake.hello-reply")
+@mutant(
+    kills="handshake.hello-reply",
+    also=every_check_except(
+        "handshake.execute-before-hello-refused",
+        "handshake.execute-before-schema-refused",
+        "handshake.features-tolerated",
+        "handshake.key-usable",
+        "handshake.repeated-hello-refused",
+        "handshake.requirement-matches-target",
+        "handshake.requirement-parses",
+        "handshake.schema-reply",
+        "launch.listens",
+        "launch.quiet-before-hello",
+        "launch.socket-path-honoured",
+        "version.compatible-host-accepted",
+        "version.incompatible-host-rejected",
+        "version.no-wildcard",
+    ),
+)
 class HandshakeOldDialect(ShellPlugin):
     """Built on the 0.2.0 SDK: every response is internally tagged (fields beside "type")."""
 
@@ -45,13 +63,21 @@ class HandshakeOldDialect(ShellPlugin):
 
 @mutant(
     kills="handshake.hello-reply",
-    also={
-        "handshake.requirement-parses",
-        "handshake.requirement-matches-target",
-        "handshake.schema-reply",
-        "handshake.key-usable",
-        "handshake.features-tolerated",
-    },
+    also=every_check_except(
+        "concurrency.distinct-ids",
+        "concurrency.ids-unique-session",
+        "handshake.execute-before-hello-refused",
+        "handshake.execute-before-schema-refused",
+        "handshake.repeated-hello-refused",
+        "launch.listens",
+        "launch.quiet-before-hello",
+        "launch.socket-path-honoured",
+        "robustness.fuzz-execute",
+        "robustness.fuzz-lines",
+        "version.compatible-host-accepted",
+        "version.incompatible-host-rejected",
+        "version.no-wildcard",
+    ),
 )
 class HandshakeFeaturesNull(ShellPlugin):
     """Answers Hello with "features": null: Octa cannot parse the Hello, nothing loads.

@@ -84,7 +84,10 @@ class LifecycleCrashOnEof(ShellPlugin):
         await super().on_eof(session)
 
 
-@mutant(kills="cancellation.abandoned-command")
+@mutant(
+    kills="cancellation.abandoned-command",
+    also={"concurrency.not-serialised"},
+)
 class LifecycleSerialised(ShellPlugin):
     """Runs one command at a time: an abandoned long command blocks every later one."""
 
@@ -106,7 +109,14 @@ class LifecycleCancelledExitZero(ShellPlugin):
 # --- shutdown ---------------------------------------------------------------------------
 
 
-@mutant(kills="shutdown.acknowledged", also={"shutdown.after-work"})
+@mutant(
+    kills="shutdown.acknowledged",
+    also={
+        "cancellation.shutdown-cancels-running",
+        "shutdown.after-work",
+        "version.incompatible-host-rejected",
+    },
+)
 class LifecycleNoShutdownReply(ShellPlugin):
     """Cancels, closes the connection and exits on Shutdown, but never acknowledges it."""
 
@@ -128,7 +138,14 @@ class LifecycleFrameAfterShutdown(ShellPlugin):
         self.request_stop()
 
 
-@mutant(kills="shutdown.after-work")
+@mutant(
+    kills="shutdown.after-work",
+    also={
+        "cancellation.exit-code",
+        "cancellation.no-orphans",
+        "cancellation.shutdown-cancels-running",
+    },
+)
 class LifecycleRefusesShutdownAfterWork(ShellPlugin):
     """Once it has run a command, answers Shutdown with an Error (its bookkeeping of finished
     commands is wrong) and keeps running."""
@@ -155,7 +172,13 @@ class LifecycleSlowExit(ShellPlugin):
         asyncio.get_running_loop().call_later(SLOW_EXIT_SECONDS, self.request_stop)
 
 
-@mutant(kills="shutdown.exit-status")
+@mutant(
+    kills="shutdown.exit-status",
+    also={
+        "cancellation.eof",
+        "version.incompatible-host-rejected",
+    },
+)
 class LifecycleExitStatusOne(ShellPlugin):
     """Exits with status 1 after a clean Shutdown."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,23 +39,30 @@ class Mutant:
     name: str
     plugin: type  # a ShellPlugin subclass
     kills: frozenset[str]  # checks this mutant exists to make fail
-    also: frozenset[str] = field(default_factory=frozenset)  # failures that follow from it
+    also: frozenset[str] | EveryCheckExcept = field(default_factory=frozenset)  # follow from it
     doc: str = ""
     plugin_args: tuple[str, ...] = ()
 
     @property
     def fails(self) -> frozenset[str]:
-        return self.kills | self.also
+        also = self.also.resolve() if isinstance(self.also, EveryCheckExcept) else self.also
+        return self.kills | also
 
 
-def mutant(kills: str | set[str] | list[str], also: set[str] | list[str] = ()) -> callable:
+def mutant(
+    kills: str | set[str] | list[str], also: set[str] | list[str] | EveryCheckExcept = ()
+) -> Callable[[type], type]:
     """Class decorator registering a ShellPlugin subclass as a mutant in ``REGISTRY``."""
 
     def register(cls: type) -> type:
         k = {kills} if isinstance(kills, str) else set(kills)
         name = cls.__name__
         REGISTRY[name] = Mutant(
-            name, cls, frozenset(k), frozenset(also), (cls.__doc__ or "").strip()
+            name,
+            cls,
+            frozenset(k),
+            also if isinstance(also, EveryCheckExcept) else frozenset(also),
+            (cls.__doc__ or "").strip(),
         )
         return cls
 
@@ -62,3 +70,28 @@ def mutant(kills: str | set[str] | list[str], also: set[str] | list[str] = ()) -
 
 
 REGISTRY: dict[str, Mutant] = {}
+
+
+@dataclass(frozen=True)
+class EveryCheckExcept:
+    """For a mutant that breaks every session: all MUST and SHOULD checks but ``passing``
+    (the ones that never get far enough to fail, or are skipped for want of a probe).
+
+    Resolved lazily: mutant modules are also imported by the plugin process, whose Python
+    need not have octa_conformance installed.
+    """
+
+    passing: frozenset[str]
+
+    def resolve(self) -> frozenset[str]:
+        from octa_conformance import catalogue
+        from octa_conformance.catalogue import Level
+
+        unknown = self.passing - set(catalogue.CHECKS)
+        assert not unknown, f"unknown check ids: {sorted(unknown)}"
+        required = {cid for cid, s in catalogue.CHECKS.items() if s.level is not Level.INFO}
+        return frozenset(required - self.passing)
+
+
+def every_check_except(*passing: str) -> EveryCheckExcept:
+    return EveryCheckExcept(frozenset(passing))
