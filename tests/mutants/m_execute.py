@@ -183,10 +183,12 @@ class ExecuteIgnoresEnvs(ShellPlugin):
     },
 )
 class ExecuteProgressFrames(ShellPlugin):
-    """Writes a made-up ``Progress`` frame before each terminal frame (an unknown type)."""
+    """Writes a made-up ``Progress`` frame before the terminal frame of each command that
+    ends on its own (an unknown type; cancelled commands are left alone, so that the defect
+    does not race with Shutdown)."""
 
     async def finish(self, session: Any, cmd: Any, type_: str, **fields: Any) -> None:
-        if not cmd.finished:
+        if not cmd.finished and not cmd.cancel_requested.is_set():
             await self.send(session, "Progress", {"id": cmd.id, "percent": 100})
         await super().finish(session, cmd, type_, **fields)
 
