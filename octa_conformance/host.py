@@ -48,8 +48,7 @@ from octa_conformance.protocol import (
     Stdout,
     Violation,
 )
-from octa_conformance.supervisor import PluginProcess
-from octa_conformance.supervisor import _describe_status as describe_status
+from octa_conformance.supervisor import PluginProcess, describe_status
 from octa_conformance.transcript import Transcript
 
 READ_CHUNK = 256 * 1024

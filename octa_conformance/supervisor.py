@@ -43,7 +43,7 @@ import psutil
 from octa_conformance.config import HarnessConfig
 from octa_conformance.errors import LaunchError
 
-__all__ = ["SESSION_ENV_VAR", "LaunchError", "PluginProcess", "kill_all"]
+__all__ = ["SESSION_ENV_VAR", "LaunchError", "PluginProcess", "describe_status", "kill_all"]
 
 SESSION_ENV_VAR = "OCTA_CONFORMANCE_SESSION"
 """Marker variable added to the plugin's environment; its value is a per-launch token."""
@@ -220,7 +220,8 @@ def _block_until_any_exit(procs: Sequence[psutil.Process], timeout: float, poll:
         _close_fds(*fds)
 
 
-def _describe_status(returncode: int) -> str:
+def describe_status(returncode: int) -> str:
+    """An exit status in words: ``status 1``, ``status -6 (killed by SIGABRT)``."""
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -649,7 +650,7 @@ class PluginProcess:
             returncode = self._proc.poll()
             if returncode is not None:
                 await self._settle_output(timeouts.exit)
-                status = _describe_status(returncode)
+                status = describe_status(returncode)
                 headline = (
                     f"plugin exited with {status} before listening"
                     if self.startup_seconds is None

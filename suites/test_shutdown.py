@@ -25,7 +25,7 @@ from octa_conformance.context import CheckContext
 from octa_conformance.host import ConnectionClosed, FakeOcta, HostError, ReplyTimeout
 from octa_conformance.protocol import Closed, Event, Received, ShutdownReply
 from octa_conformance.suite_helpers import expect_echoed
-from octa_conformance.supervisor import PluginProcess
+from octa_conformance.supervisor import PluginProcess, describe_status
 from octa_conformance.wording import describe_event
 
 
@@ -138,7 +138,7 @@ async def test_exit_status(octa: CheckContext) -> None:
     """After ``Shutdown`` the process exits with status 0."""
     process = await shut_down(octa)
     rc = await exit_status_or_skip(octa, process)
-    how = f"killed by signal {-rc}" if rc < 0 else f"status {rc}"
+    how = describe_status(rc)
     expect(
         rc == 0,
         "exit status 0 after Shutdown",
