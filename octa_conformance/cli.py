@@ -489,9 +489,9 @@ def session_command(
             raise ConfigError(f"--dir {directory} is not a directory")
     except ConfigError as e:
         raise UsageFailure(str(e)) from None
-    from octa_conformance.runner import sigterm_interrupts
+    from octa_conformance.interrupts import signals_interrupt
 
-    with sigterm_interrupts():
+    with signals_interrupt():
         return asyncio.run(
             run_session(
                 path,

@@ -10,9 +10,7 @@ entry point. Fixtures for custom tests: ``octa`` (a :class:`CheckContext`),
 from __future__ import annotations
 
 import shutil
-import signal
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from octa_conformance import catalogue
+from octa_conformance import catalogue, interrupts
 from octa_conformance.catalogue import Level
 from octa_conformance.checking import MARKER, check_id_of
 from octa_conformance.context import CheckContext, PluginInfo, gather_info
@@ -37,6 +35,7 @@ OPTIONS_KEY = pytest.StashKey[RunOptions]()
 CONTEXT_KEY = pytest.StashKey[CheckContext]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 HYPOTHESIS_HOME_KEY = pytest.StashKey[str]()
+SIGNALS_KEY = pytest.StashKey[dict[int, Any]]()
 RESULT_PROPERTY = "octa_result"
 
 
@@ -89,10 +88,6 @@ def options_from_config(config: pytest.Config) -> RunOptions | None:
     )
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}(id, level): an Octa conformance check from the catalogue"
@@ -105,10 +100,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[OPTIONS_KEY] = options
     _private_hypothesis_home(config)
-    if threading.current_thread() is threading.main_thread() and (
-        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    ):  # SIGTERM unwinds like Ctrl-C, so every plugin process is stopped
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # Ctrl-C and SIGTERM unwind at once, so every plugin process is stopped
+    config.stash[SIGNALS_KEY] = interrupts.install()
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Collector(config, options), "octa-collector")
     suites = str(suites_dir())  # xdist workers must collect the suites too
@@ -116,8 +109,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args.append(suites)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Start no check after Ctrl-C or SIGTERM, even if the interrupt got swallowed."""
+    if interrupts.received() and OPTIONS_KEY in item.config.stash:
+        raise KeyboardInterrupt("interrupted")
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     kill_all()
+    interrupts.restore(config.stash.get(SIGNALS_KEY, {}))
     home = config.stash.get(HYPOTHESIS_HOME_KEY, None)
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
@@ -322,6 +323,8 @@ class Collector:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         kill_all()
+        if interrupts.received():  # even if some code swallowed the KeyboardInterrupt
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         order = {cid: i for i, cid in enumerate(catalogue.CHECKS)}
         checks = sorted(self.results.values(), key=lambda r: order.get(r.id, len(order)))
         self.report = RunReport(
@@ -329,7 +332,7 @@ class Collector:
             target=self.options.octa_version,
             strict=self.options.strict,
             checks=checks,
-            complete=exitstatus != pytest.ExitCode.INTERRUPTED,
+            complete=exitstatus != pytest.ExitCode.INTERRUPTED and not interrupts.received(),
             duration_s=time.monotonic() - self.started,
         )
         self.config.stash[REPORT_KEY] = self.report

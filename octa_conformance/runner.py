@@ -24,10 +24,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +33,8 @@ from typing import Any
 
 import pytest
 
-from octa_conformance import catalogue
+from octa_conformance import catalogue, interrupts
+from octa_conformance.interrupts import signals_interrupt
 from octa_conformance.probes import ConfigError
 from octa_conformance.pytest_plugin import REPORT_KEY, suites_dir
 from octa_conformance.results import PluginFacts, RunReport
@@ -211,23 +210,6 @@ def _hermetic(workdir: Path, jobs: int | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C (so plugin processes get stopped) while inside."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _fallback_report(options: RunOptions, complete: bool) -> RunReport:
     return RunReport(
         plugin=PluginFacts(str(options.plugin)),
@@ -286,13 +268,15 @@ def run(
             verbose=verbose,
             progress=progress,
         )
-        with sigterm_interrupts(), _hermetic(workdir, jobs):
+        with signals_interrupt(), _hermetic(workdir, jobs):
             try:
                 status = pytest.main(args, plugins=[watcher])
             except KeyboardInterrupt:
                 watcher.interrupted = True
             except Exception as e:  # an exception escaping pytest itself
                 crashed = f"{type(e).__name__}: {e}"
+            if interrupts.received():  # even if some code swallowed the KeyboardInterrupt
+                watcher.interrupted = True
     except KeyboardInterrupt:
         watcher.interrupted = True
     finally:

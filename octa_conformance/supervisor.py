@@ -40,6 +40,7 @@ from typing import Any
 
 import psutil
 
+from octa_conformance import interrupts
 from octa_conformance.config import HarnessConfig
 from octa_conformance.errors import LaunchError
 
@@ -108,6 +109,11 @@ def kill_all() -> None:
         live = [p for p in _registry if not p.closed]
     if not live:
         return
+    with interrupts.deferred():  # a second Ctrl-C must not cut the clean-up short
+        _kill_trees(live)
+
+
+def _kill_trees(live: list[PluginProcess]) -> None:
     for proc in live:
         with contextlib.suppress(Exception):
             proc._signal_everything(signal.SIGTERM)
@@ -492,54 +498,57 @@ class PluginProcess:
         else:
             prefix = [plugin_path]
 
-        workdir = _make_workdir(name)
-        socket_path = workdir / name
-        argv = [*prefix, "--socket-path", str(socket_path), *extra_args]
-        _become_subreaper()
+        # from here until the process is registered for clean-up, an interrupt waits:
+        # cut in half, this would leak a process, a pipe or the temp dir
+        with interrupts.deferred():
+            workdir = _make_workdir(name)
+            socket_path = workdir / name
+            argv = [*prefix, "--socket-path", str(socket_path), *extra_args]
+            _become_subreaper()
 
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        try:
-            spawned_at = time.monotonic()
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                env=child_env,
-                cwd=cwd,
-                close_fds=True,
-                **_process_group_kwargs(),
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            _close_fds(out_r, err_r)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise LaunchError(f"cannot start plugin {plugin_path}: {exc}") from exc
-        finally:
-            _close_fds(out_w, err_w)
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            try:
+                spawned_at = time.monotonic()
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out_w,
+                    stderr=err_w,
+                    env=child_env,
+                    cwd=cwd,
+                    close_fds=True,
+                    **_process_group_kwargs(),
+                )
+            except (OSError, subprocess.SubprocessError) as exc:
+                _close_fds(out_r, err_r)
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise LaunchError(f"cannot start plugin {plugin_path}: {exc}") from exc
+            finally:
+                _close_fds(out_w, err_w)
 
-        try:
-            main = psutil.Process(proc.pid)  # not reaped yet, so this is our process
-            supervisor = cls(
-                argv=argv,
-                proc=proc,
-                main=main,
-                workdir=workdir,
-                socket_path=socket_path,
-                session_token=token,
-                config=config,
-                spawned_at=spawned_at,
-                stdout_fd=out_r,
-                stderr_fd=err_r,
-            )
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            _close_fds(out_r, err_r)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        with _registry_lock:
-            _registry.add(supervisor)
+            try:
+                main = psutil.Process(proc.pid)  # not reaped yet, so this is our process
+                supervisor = cls(
+                    argv=argv,
+                    proc=proc,
+                    main=main,
+                    workdir=workdir,
+                    socket_path=socket_path,
+                    session_token=token,
+                    config=config,
+                    spawned_at=spawned_at,
+                    stdout_fd=out_r,
+                    stderr_fd=err_r,
+                )
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                _close_fds(out_r, err_r)
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
+            with _registry_lock:
+                _registry.add(supervisor)
         return supervisor
 
     # ---- state -----------------------------------------------------------------------
@@ -847,6 +856,10 @@ class PluginProcess:
 
         The drain first gets up to ``settle`` s to reach EOF, so the last output is kept.
         """
+        with interrupts.deferred():  # once closed, kill_all() skips it: finish the job
+            self._finish_once(settle)
+
+    def _finish_once(self, settle: float) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -874,6 +887,10 @@ class PluginProcess:
         if self._closed:
             return
         grace = self.config.timeouts.kill_grace if grace is None else grace
+        with interrupts.deferred():  # a second Ctrl-C must not cut the clean-up short
+            self._kill(grace)
+
+    def _kill(self, grace: float) -> None:
         try:
             if grace > 0:
                 self._signal_everything(signal.SIGTERM)

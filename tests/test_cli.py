@@ -300,6 +300,8 @@ def test_exit_3_when_the_harness_fails(tmp_path: Path) -> None:
 def interrupted_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, str]]:
     tag = uuid.uuid4().hex
     out = tmp_path / "partial.json"
+    private_tmp = tmp_path / "tmp"  # the harness's temp dirs: must be gone afterwards
+    private_tmp.mkdir()
     proc = subprocess.Popen(
         [
             *COMMAND,
@@ -317,7 +319,7 @@ def interrupted_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Pat
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "NO_COLOR": "1", "OCTA_TEST_RUN": tag},
+        env={**os.environ, "NO_COLOR": "1", "OCTA_TEST_RUN": tag, "TMPDIR": str(private_tmp)},
         cwd=tmp_path,
     )
     try:
@@ -353,6 +355,7 @@ def test_exit_130_when_interrupted(
     assert data["verdict"] == "fail"
     assert 1 <= len(data["checks"]) < 17
     assert not tagged_plugins(tag)
+    assert not list((out.parent / "tmp").iterdir())  # no temp dir, socket or file left
 
 
 # --- options ----------------------------------------------------------------------

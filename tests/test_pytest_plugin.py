@@ -186,6 +186,8 @@ def test_interrupted_pytest_run_stops_and_cleans_up(tmp_path: Path) -> None:
     partial report marked incomplete and leaves no plugin process behind."""
     tag = uuid.uuid4().hex
     out = tmp_path / "partial.json"
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
     proc = subprocess.Popen(
         [
             *harness_command(EXAMPLE, tmp_path, out),
@@ -200,7 +202,7 @@ def test_interrupted_pytest_run_stops_and_cleans_up(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, "OCTA_TEST_RUN": tag},
+        env={**os.environ, "OCTA_TEST_RUN": tag, "TMPDIR": str(private_tmp)},
     )
     try:
         wait_for_a_plugin(tag)
@@ -217,3 +219,5 @@ def test_interrupted_pytest_run_stops_and_cleans_up(tmp_path: Path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["complete"] is False and data["verdict"] == "fail"
     assert not tagged_plugins(tag)
+    leftovers = [p.name for p in private_tmp.iterdir() if p.name.startswith("octa")]
+    assert not leftovers  # the plugins' socket dirs and the harness's temp dirs are gone

@@ -402,7 +402,7 @@ async def test_cancelled_task_still_kills_the_plugin() -> None:
     async def session() -> None:
         async with PluginProcess.spawn(PLUGINS / "never_listens.py", config=NORMAL) as plugin:
             spawned.append(plugin)
-            await plugin.connect()
+            await plugin.connect(timeout=60)  # cancelled long before, even on a loaded machine
 
     task = asyncio.ensure_future(session())
     await wait_until(
