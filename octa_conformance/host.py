@@ -37,6 +37,7 @@ from octa_conformance.protocol import (
     HelloCommand,
     HelloReply,
     HostSession,
+    RawLine,
     Received,
     Response,
     SchemaCommand,
@@ -119,6 +120,124 @@ async def _settled(fut: asyncio.Future[Any], timeout: float | None) -> bool:
     return fut.done()
 
 
+class _Latch:
+    """A one-way flag whose waiters wake in the very iteration it is set.
+
+    A future's done-callbacks run one event-loop iteration late; the host's Execute round
+    trip is measured against a bare client (bench/run.py), so the hot waits use this.
+    """
+
+    __slots__ = ("_waiters", "is_set")
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def set(self) -> None:
+        if self.is_set:
+            return
+        self.is_set = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until set or ``timeout`` s pass; whether it is set."""
+        if self.is_set:
+            return True
+        if timeout is not None and timeout <= 0:
+            return False
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = None if timeout is None else loop.call_later(timeout, _release, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return self.is_set
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class _Tap(asyncio.BaseProtocol):
+    """Takes a stream connection's incoming bytes straight from the transport.
+
+    Installed with ``transport.set_protocol``: bytes reach the sans-IO session in the
+    transport's own callback, with no reader task to wake in between. Flow control and
+    connection loss are passed on to the stream's protocol, so the ``StreamWriter``
+    (``drain``, ``wait_closed``) keeps working.
+    """
+
+    def __init__(
+        self,
+        inner: asyncio.StreamReaderProtocol,
+        on_data: Callable[[bytes], None],
+        on_eof: Callable[[], None],
+    ) -> None:
+        self.inner = inner
+        self.on_data = on_data
+        self.on_eof = on_eof
+
+    @classmethod
+    def attach(
+        cls,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_data: Callable[[bytes], None],
+        on_eof: Callable[[], None],
+    ) -> _Tap | None:
+        """Take over ``reader``'s transport; None where it cannot be done safely."""
+        transport = getattr(writer, "transport", None)
+        get_protocol = getattr(transport, "get_protocol", None)
+        inner = get_protocol() if get_protocol is not None else None
+        buffered = getattr(reader, "_buffer", None)
+        if (
+            not isinstance(inner, asyncio.StreamReaderProtocol)
+            or getattr(inner, "_stream_reader", None) is not reader
+            or not isinstance(buffered, bytearray)
+            or reader.exception() is not None
+            or not hasattr(transport, "set_protocol")
+        ):
+            return None
+        tap = cls(inner, on_data, on_eof)
+        transport.set_protocol(tap)
+        early = bytes(buffered)  # what arrived before the host was there
+        buffered.clear()
+        if early:
+            on_data(early)
+        if reader.at_eof():
+            on_eof()
+        elif isinstance(transport, asyncio.ReadTransport) and not transport.is_reading():
+            with contextlib.suppress(Exception):
+                transport.resume_reading()  # the reader paused it with a full buffer
+        return tap
+
+    def data_received(self, data: bytes) -> None:
+        self.on_data(data)
+
+    def eof_received(self) -> bool:
+        self.on_eof()
+        return True  # keep the transport: the host may still write (half-close)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.on_eof()
+        self.inner.connection_lost(exc)
+
+
 @dataclass
 class RunResult:
     """What one ``Execute`` produced once it ended."""
@@ -151,8 +270,8 @@ class Run:
         self.host = host
         self.execution = execution
         self._arrived = asyncio.Event()
-        self._started = asyncio.get_running_loop().create_future()
-        self._done = asyncio.get_running_loop().create_future()
+        self._started = _Latch()
+        self._done = _Latch()
         self.closed_early = False
 
     @property
@@ -165,28 +284,26 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return self._done.done()
+        return self._done.is_set
 
     def _on_frame(self, frame: Response) -> None:
         self._arrived.set()
-        if isinstance(frame, Started) and not self._started.done():
-            self._started.set_result(frame.id)
-        if self.execution.done and not self._done.done():
-            if self.execution.refused is not None and not self._started.done():
-                self._started.set_result(None)
-            self._done.set_result(None)
+        if isinstance(frame, Started):
+            self._started.set()
+        if self.execution.done:
+            self._started.set()  # refused: no Started will come
+            self._done.set()
 
     def _on_closed(self) -> None:
-        self.closed_early = not self._done.done()
+        self.closed_early = not self._done.is_set
         self._arrived.set()
-        for fut in (self._started, self._done):
-            if not fut.done():
-                fut.set_result(None)
+        self._started.set()
+        self._done.set()
 
     async def started(self, timeout: float | None = None) -> str:
         """Wait for ``Started``; return the id. Raises on refusal, close or timeout."""
         timeout = self.host.timeouts.reply if timeout is None else timeout
-        if not await _settled(self._started, timeout):
+        if not await self._started.wait(timeout):
             raise ReplyTimeout(f"no Started for Execute #{self.index + 1} within {timeout:.1f} s")
         if self.execution.refused is not None:
             err = self.execution.refused
@@ -205,7 +322,7 @@ class Run:
     async def wait(self, timeout: float | None = None) -> None:
         """Wait for the terminal frame (or refusal). Raises on close or timeout."""
         timeout = self.host.timeouts.command if timeout is None else timeout
-        if not await _settled(self._done, timeout):
+        if not await self._done.wait(timeout):
             raise ReplyTimeout(
                 f"Execute #{self.index + 1} (id {self.id!r}) got no ExitStatus or Error"
                 f" within {timeout:.1f} s"
@@ -247,7 +364,7 @@ class Run:
                 pos += 1
                 yield frames[pos - 1]
                 continue
-            if self._done.done():
+            if self._done.is_set:
                 return
             self._arrived.clear()
             try:
@@ -284,7 +401,10 @@ class FakeOcta:
         self._total = 0
         self._changed = asyncio.Event()
         self._closed = asyncio.get_running_loop().create_future()
-        self._reader_task = asyncio.ensure_future(self._read_loop())
+        self._stopped = False  # close() was called: incoming bytes are ignored
+        self._reader_task: asyncio.Task[None] | None = None
+        if _Tap.attach(reader, writer, self._on_data, self._on_eof) is None:
+            self._reader_task = asyncio.ensure_future(self._read_loop())
 
     # --- construction -------------------------------------------------------------
 
@@ -339,16 +459,18 @@ class FakeOcta:
         return fut
 
     async def send_raw(self, data: bytes) -> None:
-        """Write bytes as they are (malformed frames, partial lines...)."""
+        """Write bytes as they are (malformed frames, partial lines...).
+
+        Each line they end waits for an ``Error`` answer, in order with the commands.
+        """
+        self.session.send_raw(data)
         self.transcript.sent(data)
         await self._write(data)
 
     async def _write(self, data: bytes) -> None:
         try:
             self._writer.write(data)
-            if self._nothing_buffered():  # drain() returns at once: no task, no timer
-                await self._writer.drain()
-            else:
+            if not self._nothing_buffered():  # else all is in the socket: nothing to drain
                 await asyncio.wait_for(self._writer.drain(), self.timeouts.reply)
         except asyncio.TimeoutError:
             raise ReplyTimeout(
@@ -507,19 +629,33 @@ class FakeOcta:
         timeout = self.timeouts.reply if timeout is None else timeout
         return await _settled(self._closed, timeout)
 
+    def _on_data(self, data: bytes) -> None:
+        if self._stopped or self._closed.done():
+            return
+        for ev in self.session.receive_data(data):
+            self._dispatch(ev)
+        self._changed.set()
+
+    def _on_eof(self) -> None:
+        if self._closed.done():
+            return
+        if not self._stopped:
+            for ev in self.session.receive_eof():
+                self._dispatch(ev)
+        self._finish()
+
     async def _read_loop(self) -> None:
+        """Where the transport cannot be tapped (foreign streams): read in a task."""
         try:
-            while True:
+            while not self._closed.done():
                 try:
                     data = await self._reader.read(READ_CHUNK)
                 except (ConnectionError, OSError):
                     data = b""
-                events = self.session.receive_data(data) if data else self.session.receive_eof()
-                for ev in events:
-                    self._dispatch(ev)
-                self._changed.set()
-                if not data:
-                    return
+                if data:
+                    self._on_data(data)
+                else:
+                    self._on_eof()
         finally:
             self._finish()
 
@@ -551,6 +687,8 @@ class FakeOcta:
         if not pending or isinstance(pending[0].command, ExecuteCommand):
             return
         head = pending.popleft()
+        if isinstance(head.command, RawLine):
+            return  # a broken answer to a broken line
         fut = self._replies.pop(head.seq, None)
         if fut is not None and not fut.done():
             fut.set_exception(
@@ -577,14 +715,18 @@ class FakeOcta:
 
     async def close(self) -> None:
         """Close the host's side (the plugin sees EOF) and stop reading. Idempotent."""
-        if self._writer.is_closing() and self._reader_task.done():
+        if self._stopped:
             return
+        self._stopped = True
         self.transcript.note("the host closed the connection")
         with contextlib.suppress(Exception):
             self._writer.close()
-        self._reader_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reader_task
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            # asyncio.wait, not await: the reader's own cancellation must not be taken
+            # for (and swallow) a cancellation of the task that is closing the host
+            await asyncio.wait([self._reader_task], timeout=self.timeouts.poll * 20)
+        self._finish()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._writer.wait_closed(), self.timeouts.poll * 20)
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import shlex
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -77,8 +78,16 @@ async def test_run_iteration_and_refusal() -> None:
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
+async def _relay(src: asyncio.StreamReader, dst: asyncio.StreamReader) -> None:
+    while data := await src.read(4096):
+        dst.feed_data(data)
+    dst.feed_eof()
+
+
 @contextlib.asynccontextmanager
-async def scripted(script: Script) -> AsyncIterator[FakeOcta]:
+async def scripted(script: Script, *, foreign: bool = False) -> AsyncIterator[FakeOcta]:
+    """FakeOcta on a connection to ``script``. ``foreign``: hand it a StreamReader that is
+    not the transport's own (fed by a relay), so it must read in a task, not tap."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.sock")
 
@@ -90,11 +99,20 @@ async def scripted(script: Script) -> AsyncIterator[FakeOcta]:
         server = await asyncio.start_unix_server(handle, path)
         try:
             reader, writer = await asyncio.open_unix_connection(path)
+            relay = None
+            if foreign:
+                relayed = asyncio.StreamReader()
+                relay = asyncio.ensure_future(_relay(reader, relayed))
+                reader = relayed
             host = FakeOcta(reader, writer, config=FAST)
+            assert (host._reader_task is not None) == foreign
             try:
                 yield host
             finally:
                 await host.close()
+                if relay is not None:
+                    relay.cancel()
+                    await asyncio.wait([relay])
         finally:
             server.close()
 
@@ -112,7 +130,8 @@ async def test_malformed_reply_to_hello_is_a_violation_not_a_crash() -> None:
         assert [v.kind for v in host.violations] == [Kind.WRONG_DIALECT]
 
 
-async def test_unknown_ids_and_late_frames_are_recorded() -> None:
+@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
+async def test_unknown_ids_and_late_frames_are_recorded(foreign: bool) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.readline()
         w.write(b'{"type":"Hello","payload":{"version":"0.2.1","features":[]}}\n')
@@ -125,7 +144,7 @@ async def test_unknown_ids_and_late_frames_are_recorded() -> None:
         await w.drain()
         await r.read()
 
-    async with scripted(script) as host:
+    async with scripted(script, foreign=foreign) as host:
         assert isinstance(await host.hello(), HelloReply)
         result = await host.run("anything")
         assert result.exit_code == 0 and result.stdout_lines == []
@@ -136,12 +155,13 @@ async def test_unknown_ids_and_late_frames_are_recorded() -> None:
         assert Kind.UNKNOWN_ID in {v.kind for v in host.violations}
 
 
-async def test_next_frame_and_close() -> None:
+@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
+async def test_next_frame_and_close(foreign: bool) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         w.write(b'{"type":"Error","payload":{"id":"protocol_error","message":"early"}}\n')
         await w.drain()
 
-    async with scripted(script) as host:
+    async with scripted(script, foreign=foreign) as host:
         early = await host.next_frame()
         assert isinstance(early, Violation) and early.kind is Kind.SENT_BEFORE_HELLO
         first = await host.next_frame()
@@ -164,7 +184,8 @@ async def test_reply_timeout_is_bounded() -> None:
         assert loop.time() - t0 < FAST.timeouts.reply * 4
 
 
-async def test_started_pairs_by_order_when_output_interleaves() -> None:
+@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
+async def test_started_pairs_by_order_when_output_interleaves(foreign: bool) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.readline()
         await r.readline()
@@ -177,7 +198,7 @@ async def test_started_pairs_by_order_when_output_interleaves() -> None:
         await w.drain()
         await r.read()
 
-    async with scripted(script) as host:
+    async with scripted(script, foreign=foreign) as host:
         first = await host.execute("a")
         second = await host.execute("b")
         r1, r2 = await first.result(), await second.result()
@@ -187,12 +208,41 @@ async def test_started_pairs_by_order_when_output_interleaves() -> None:
         assert isinstance(second.execution.frames[1], Stdout)
 
 
-async def test_close_is_idempotent() -> None:
+@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
+async def test_close_is_idempotent(foreign: bool) -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.read()
 
-    async with scripted(script) as host:
+    async with scripted(script, foreign=foreign) as host:
         await host.close()
         await host.close()
         notes = [e.item for e in host.transcript.entries if e.direction == "note"]
         assert notes.count("the host closed the connection") == 1
+
+
+async def test_bytes_that_arrived_before_the_host_are_not_lost() -> None:
+    """What the stream buffered before FakeOcta took over the connection (an unsolicited
+    frame, even EOF) is read first, in order."""
+    a, b = socket.socketpair()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(loop=loop)
+    transport, protocol = await loop.create_unix_connection(
+        lambda: asyncio.StreamReaderProtocol(reader), sock=a
+    )
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    reader.feed_data(b'{"type":"Stdout","payload":{"id":"x","line":"early"}}\n{"ty')
+    reader.feed_eof()
+    try:
+        host = FakeOcta(reader, writer, config=FAST)
+        assert host._reader_task is None  # tapped
+        events = [await host.next_frame()]
+        while not isinstance(events[-1], Closed):
+            events.append(await host.next_frame())
+        frames = [e.frame for e in events if isinstance(e, Received)]
+        assert [type(f) for f in frames] == [Stdout] and frames[0].line == "early"
+        kinds = [e.kind for e in events if isinstance(e, Violation)]
+        assert Kind.SENT_BEFORE_HELLO in kinds and kinds[-1] is Kind.UNTERMINATED_FRAME
+        assert host.plugin_closed
+        await host.close()
+    finally:
+        b.close()

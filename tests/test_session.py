@@ -21,6 +21,7 @@ from octa_conformance.protocol import (
     HelloReply,
     HostSession,
     Kind,
+    RawLine,
     Received,
     Response,
     SchemaCommand,
@@ -294,6 +295,44 @@ def test_session_errors_with_nothing_pending_are_not_violations(
     r = one(feed(s, ErrorReply(ident, "Unexpected Hello command")))
     assert r.execution is None
     assert s.executions[0].terminal is None
+
+
+# --- raw lines (send_raw) -------------------------------------------------------------
+
+
+def test_error_answering_a_raw_line_is_not_taken_for_a_later_refusal(dialect: Dialect) -> None:
+    s = ready(dialect)
+    s.send_raw(b"not json\n")
+    s.send(ExecuteCommand("echo hi"))
+    events = feed(s, ErrorReply("parse_error", "Invalid command format: x"), Started("a"))
+    assert kinds(events) == []
+    answer, started = received(events)
+    assert answer.answers is not None and isinstance(answer.answers.command, RawLine)
+    assert answer.answers.command.data == b"not json" and answer.execution is None
+    (ex,) = s.executions
+    assert ex.refused is None and ex.id == "a" and started.execution is ex
+
+
+def test_raw_lines_are_counted_by_newline_across_writes(dialect: Dialect) -> None:
+    s = ready(dialect)
+    s.send_raw(b'{"ty')  # no line ended yet: nothing waits for an answer
+    assert not s.pending
+    s.send_raw(b'pe": 1}\n\n{"x"')
+    assert [p.command for p in s.pending] == [RawLine(b'{"type": 1}'), RawLine(b"")]
+    assert [p.seq for p in s.pending] == [2, 3]  # after Hello and Schema
+
+
+def test_an_unanswered_raw_line_does_not_block_replies(dialect: Dialect) -> None:
+    """A raw line the plugin did not answer (it was a valid command, say) is dropped once a
+    later command is answered; it is no reason for an out-of-order violation."""
+    s = HostSession(dialect)
+    s.send_raw(b"anything\n")
+    s.send(HelloCommand("0.2.1"))
+    r = one(feed(s, HelloReply("0.2.1")))
+    assert isinstance(r.answers.command, HelloCommand) and not s.pending
+    s.send(ExecuteCommand("x"))  # an Error now answers the Execute again
+    r = one(feed(s, ErrorReply("protocol_error", "Expected Schema command")))
+    assert s.executions[0].refused is not None
 
 
 def test_frames_run_together_sdk_quirk_is_reported_and_the_session_goes_on(
@@ -716,6 +755,7 @@ any_command = st.sampled_from(
             any_command,
             st.tuples(any_response, st.sampled_from(DIALECTS)),
             st.binary(max_size=12),
+            st.builds(RawLine, st.sampled_from([b"x\n", b"{", b"\n\n", b"}\n"])),
         ),
         max_size=25,
     ),
@@ -729,6 +769,8 @@ def test_arbitrary_sessions_never_raise(dialect: Dialect, script: list[object]) 
         elif isinstance(step, tuple):
             frame, d = step
             events += s.receive_data(encode_response(frame, d))
+        elif isinstance(step, RawLine):
+            s.send_raw(step.data)
         else:
             s.send(step)  # type: ignore[arg-type]
         assert s.framer.buffered <= 80

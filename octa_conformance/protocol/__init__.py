@@ -26,7 +26,14 @@ from octa_conformance.protocol.messages import (
     Stderr,
     Stdout,
 )
-from octa_conformance.protocol.session import Closed, Event, Execution, HostSession, Received
+from octa_conformance.protocol.session import (
+    Closed,
+    Event,
+    Execution,
+    HostSession,
+    RawLine,
+    Received,
+)
 from octa_conformance.protocol.violations import DECODE_KINDS, Kind, Violation
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "HostSession",
     "Kind",
     "LineFramer",
+    "RawLine",
     "Received",
     "Response",
     "SchemaCommand",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from octa_conformance.config import DEFAULT_MAX_FRAME
 from octa_conformance.protocol.codec import decode_response, encode_command
@@ -43,12 +44,23 @@ REPLY_TO: dict[type, type] = {
 }
 
 
+@dataclass(frozen=True)
+class RawLine:
+    """A line the host wrote as raw bytes (``send_raw``): only an ``Error`` answers it."""
+
+    data: bytes  # the line without its newline, cut to RAW_KEPT bytes
+    TYPE: ClassVar[str] = "raw line"
+
+
+RAW_KEPT = 200  # bytes of a raw line kept for messages
+
+
 @dataclass(eq=False)
 class Pending:
-    """A command sent and not yet answered."""
+    """A command (or raw line) sent and not yet answered."""
 
-    seq: int  # position among all commands sent in this session
-    command: Command
+    seq: int  # position among all commands and raw lines sent in this session
+    command: Command | RawLine
     execution: Execution | None = None
 
 
@@ -102,6 +114,7 @@ class HostSession:
         self.shutdown_acked = False
         self.closed = False
         self._by_id: dict[str, list[Execution]] = {}
+        self._raw_tail = b""  # the start of a raw line not yet ended by a newline
         self._long_line_reported = False  # the line being skipped was reported already
 
     # --- sending ------------------------------------------------------------------
@@ -117,6 +130,20 @@ class HostSession:
             self.executions.append(pending.execution)
         self.pending.append(pending)
         return encode_command(command, self.dialect)
+
+    def send_raw(self, data: bytes) -> bytes:
+        """Register raw bytes as sent and return them.
+
+        Each line they end is pending like a command: the SDK answers a line it cannot
+        use with an ``Error`` (in order), and that ``Error`` must not be taken for the
+        refusal of a command sent after it.
+        """
+        *ended, tail = (self._raw_tail + data).split(b"\n")
+        for line in ended:
+            self.pending.append(Pending(self.sent, RawLine(line[:RAW_KEPT])))
+            self.sent += 1
+        self._raw_tail = tail[:RAW_KEPT]
+        return data
 
     # --- receiving ----------------------------------------------------------------
 
@@ -228,8 +255,9 @@ class HostSession:
         events: list[Event] = []
         for i, p in enumerate(self.pending):
             if isinstance(p.command, want):
-                if i > 0:
-                    first = self.pending[0].command
+                earlier = [q.command for q in list(self.pending)[:i]]
+                first = next((c for c in earlier if not isinstance(c, RawLine)), None)
+                if first is not None:
                     events.append(
                         self._violation(
                             Kind.UNEXPECTED_REPLY,
@@ -239,7 +267,10 @@ class HostSession:
                             frame,
                         )
                     )
-                del self.pending[i]
+                    del self.pending[i]
+                else:  # raw lines before it went unanswered: no Error will come for them
+                    for _ in range(i + 1):
+                        self.pending.popleft()
                 return p, events
         events.append(
             self._violation(
@@ -310,7 +341,8 @@ class HostSession:
         if frame.id in self._by_id:
             return [self._unknown(frame, raw), Received(frame, raw)]  # after its terminal
         if self.pending:
-            # An Error answers the oldest unanswered command (Hello, Schema, Execute...).
+            # An Error answers the oldest unanswered command (Hello, Schema, Execute...)
+            # or raw line.
             pending = self.pending.popleft()
             if pending.execution is not None:
                 pending.execution.refused = frame
