@@ -167,7 +167,7 @@ def _release(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-class _Tap(asyncio.BaseProtocol):
+class _Tap(asyncio.Protocol):
     """Takes a stream connection's incoming bytes straight from the transport.
 
     Installed with ``transport.set_protocol``: bytes reach the sans-IO session in the
