@@ -92,34 +92,6 @@ class PluginRefused(HostError):
         self.error = error
 
 
-async def _settled(fut: asyncio.Future[Any], timeout: float | None) -> bool:
-    """Wait until ``fut`` is done or ``timeout`` s pass; whether it is done. Never cancels it.
-
-    What ``wait_for(shield(fut), timeout)`` does, with one future and one event-loop
-    iteration less (the host's round trip is measured against a bare client: bench/run.py).
-    """
-    if fut.done():
-        return True
-    if timeout is not None and timeout <= 0:
-        return False
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-
-    def wake(_: object = None) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    timer = None if timeout is None else loop.call_later(timeout, wake)
-    fut.add_done_callback(wake)
-    try:
-        await waiter
-    finally:
-        if timer is not None:
-            timer.cancel()
-        fut.remove_done_callback(wake)
-    return fut.done()
-
-
 class _Latch:
     """A one-way flag whose waiters wake in the very iteration it is set.
 
@@ -165,6 +137,26 @@ class _Latch:
 def _release(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+async def _settled(fut: asyncio.Future[Any], timeout: float | None) -> bool:
+    """Wait until ``fut`` is done or ``timeout`` s pass; whether it is done. Never cancels it.
+
+    What ``wait_for(shield(fut), timeout)`` does, without a task of its own.
+    """
+    if fut.done():
+        return True
+    latch = _Latch()
+
+    def wake(_: object) -> None:
+        latch.set()
+
+    fut.add_done_callback(wake)
+    try:
+        await latch.wait(timeout)
+    finally:
+        fut.remove_done_callback(wake)
+    return fut.done()
 
 
 class _Tap(asyncio.Protocol):
