@@ -106,8 +106,9 @@ def received() -> bool:
 def deferred() -> Iterator[None]:
     """Hold back SIGINT/SIGTERM inside the block; interrupt as soon as it ends.
 
-    For short synchronous sections only (never across an ``await``). Outside the main
-    thread, and where our handler is not installed, it changes nothing.
+    For short synchronous sections only (never across an ``await``); also usable as a
+    decorator. Outside the main thread, and where our handler is not installed, it
+    changes nothing.
     """
     global _depth, _pending
     if threading.current_thread() is not threading.main_thread():

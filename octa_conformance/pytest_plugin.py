@@ -324,7 +324,7 @@ class Collector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         kill_all()
         if interrupts.received():  # even if some code swallowed the KeyboardInterrupt
-            session.exitstatus = pytest.ExitCode.INTERRUPTED
+            session.exitstatus = exitstatus = pytest.ExitCode.INTERRUPTED
         order = {cid: i for i, cid in enumerate(catalogue.CHECKS)}
         checks = sorted(self.results.values(), key=lambda r: order.get(r.id, len(order)))
         self.report = RunReport(
@@ -332,7 +332,7 @@ class Collector:
             target=self.options.octa_version,
             strict=self.options.strict,
             checks=checks,
-            complete=exitstatus != pytest.ExitCode.INTERRUPTED and not interrupts.received(),
+            complete=exitstatus != pytest.ExitCode.INTERRUPTED,
             duration_s=time.monotonic() - self.started,
         )
         self.config.stash[REPORT_KEY] = self.report

@@ -99,6 +99,7 @@ _registry_lock = threading.Lock()
 _registry: set[PluginProcess] = set()
 
 
+@interrupts.deferred()  # a second Ctrl-C must not cut the clean-up short
 def kill_all() -> None:
     """Synchronously kill every plugin process tree that is still running, then clean up.
 
@@ -109,11 +110,6 @@ def kill_all() -> None:
         live = [p for p in _registry if not p.closed]
     if not live:
         return
-    with interrupts.deferred():  # a second Ctrl-C must not cut the clean-up short
-        _kill_trees(live)
-
-
-def _kill_trees(live: list[PluginProcess]) -> None:
     for proc in live:
         with contextlib.suppress(Exception):
             proc._signal_everything(signal.SIGTERM)
@@ -851,15 +847,12 @@ class PluginProcess:
         while not self._drain.finished.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(self.config.timeouts.poll)
 
+    @interrupts.deferred()  # once closed, kill_all() skips it: finish the job
     def _finish(self, settle: float) -> None:
         """Reap, stop draining, remove the temp dir and unregister; runs once.
 
         The drain first gets up to ``settle`` s to reach EOF, so the last output is kept.
         """
-        with interrupts.deferred():  # once closed, kill_all() skips it: finish the job
-            self._finish_once(settle)
-
-    def _finish_once(self, settle: float) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -877,6 +870,7 @@ class PluginProcess:
             with _registry_lock:
                 _registry.discard(self)
 
+    @interrupts.deferred()  # a second Ctrl-C must not cut the clean-up short
     def kill(self, grace: float | None = None) -> None:
         """Synchronously end the whole tree and clean up; idempotent.
 
@@ -887,10 +881,6 @@ class PluginProcess:
         if self._closed:
             return
         grace = self.config.timeouts.kill_grace if grace is None else grace
-        with interrupts.deferred():  # a second Ctrl-C must not cut the clean-up short
-            self._kill(grace)
-
-    def _kill(self, grace: float) -> None:
         try:
             if grace > 0:
                 self._signal_everything(signal.SIGTERM)

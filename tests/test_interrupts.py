@@ -84,3 +84,18 @@ def test_an_interrupt_held_back_inside_a_task_leaves_the_loop_too() -> None:
         asyncio.run(check())
     task = seen["task"]
     assert isinstance(task, asyncio.Task) and task.cancelled()
+
+
+def test_deferred_as_a_decorator_holds_back_each_call() -> None:
+    finished: list[int] = []
+
+    @interrupts.deferred()
+    def clean_up(n: int) -> None:
+        signal.raise_signal(signal.SIGTERM)
+        finished.append(n)
+
+    with interrupts.signals_interrupt():
+        for n in (1, 2):  # a fresh block per call
+            with pytest.raises(KeyboardInterrupt):
+                clean_up(n)
+    assert finished == [1, 2]
