@@ -121,6 +121,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     interrupts.restore(config.stash.get(SIGNALS_KEY, {}))
     home = config.stash.get(HYPOTHESIS_HOME_KEY, None)
     if home is not None:
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(None)  # a later hypothesis run must not recreate it
         shutil.rmtree(home, ignore_errors=True)
 
 

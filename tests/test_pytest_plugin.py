@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conformance_run import harness_command, tagged_plugins, wait_for_a_plugin
+from hypothesis.configuration import storage_directory
 
 from octa_conformance import catalogue
 
@@ -44,6 +45,10 @@ def test_bundled_suites_run(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*octa-conformance*", "launch *", "verdict: PASS*"])
     data = json.loads(report.read_text())
     assert {c["id"]: c["outcome"] for c in data["checks"]} == dict.fromkeys(expected, "passed")
+    # the run's private hypothesis home is gone, and nothing later in this process
+    # (hypothesis tests, say) is pointed at it and would create it again
+    home = storage_directory()  # a Path in older hypothesis, with .path in newer ones
+    assert "octa-conform-hypothesis-" not in str(getattr(home, "path", home))
 
 
 def test_ini_option_names_the_plugin(pytester: pytest.Pytester) -> None:
