@@ -94,6 +94,7 @@ class CheckContext:
         self.processes: list[PluginProcess] = []
         self.figures: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.missing_probes: list[str] = []  # probes whose absence skipped this check
         self._scratch: list[tempfile.TemporaryDirectory[str]] = []
 
     @property
@@ -154,6 +155,7 @@ class CheckContext:
         try:
             return self.info.probes.render(name, **values)
         except ProbeMissing as e:
+            self.missing_probes.append(name)
             if self.info.key is None and self.info.error:
                 first = self.info.error.splitlines()[0]
                 pytest.skip(
@@ -161,6 +163,15 @@ class CheckContext:
                     f" built-in probes) is unknown because the handshake failed ({first})"
                 )
             pytest.skip(str(e))
+
+    def opaque(self) -> str:
+        """``params`` for a command whose effect the check does not look at.
+
+        The ``noop`` probe if configured, else an empty string: protocol checks (ids,
+        ``Started`` first, one terminal frame...) need no probe, and accept any terminal
+        frame (``ExitStatus`` with any code, or ``Error``) for it (CHECKS.md).
+        """
+        return self.info.probes.render("noop") if self.has_probe("noop") else ""
 
     def scratch(self) -> Path:
         """A fresh, empty, canonical temp directory removed after the check."""

@@ -26,6 +26,7 @@ PROBES: dict[str, tuple[str, ...]] = {
     "pwd": (),
     "env": ("name",),
     "touch": ("path",),
+    "noop": (),
 }
 QUOTINGS = ("shell", "none")
 
