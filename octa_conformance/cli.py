@@ -31,6 +31,9 @@ Exit status:
        file, unknown check id in --select/--skip, unwritable report path
   3    the harness itself failed (a check ended in an error, or pytest
        could not collect or run the suites)
+  4    verdict INCOMPLETE: nothing failed, but a MUST check did not run
+       (a probe it needs is not configured; with --strict also a SHOULD
+       check): configure the probes named, or --skip the checks
   130  interrupted (Ctrl-C, SIGTERM): the results so far are printed and
        the reports written with "complete": false
 """
@@ -107,7 +110,8 @@ def cli() -> None:
     "--probe",
     multiple=True,
     metavar="NAME=TEMPLATE",
-    help="A probe template, e.g. --probe 'echo=say {text}' (repeatable).",
+    help="A probe template, e.g. --probe 'echo=say {text}', or --probe quoting=none|shell"
+    " (how values are quoted; repeatable). See 'octa-conform list --probes'.",
 )
 @click.option(
     "--config",
@@ -232,7 +236,66 @@ def catalogue_entries() -> list[dict[str, Any]]:
     ]
 
 
-@cli.command("list", short_help="List every check of the catalogue.")
+def probe_entries() -> list[dict[str, Any]]:
+    """Every probe's contract and the checks that need it (``list --probes --format json``)."""
+    from octa_conformance.probes import CONTRACTS, needed_by
+
+    needs = needed_by()
+    return [
+        {
+            "name": c.name,
+            "placeholders": list(c.placeholders),
+            "does": c.does,
+            "stdout": c.stdout,
+            "exit": c.exit,
+            "notes": c.notes,
+            "checks": [
+                {"id": cid, "level": catalogue.get(cid).level.value} for cid in needs[c.name]
+            ],
+        }
+        for c in CONTRACTS.values()
+    ]
+
+
+def _list_probes(fmt: str) -> None:
+    from octa_conformance.probes import BUILTIN_SETS, CONFIG_FILE, CONTRACTS
+
+    entries = probe_entries()
+    if fmt == "json":
+        click.echo(json.dumps({"version": __version__, "probes": entries}, indent=2))
+        return
+
+    def needs(e: dict[str, Any], fmt: str) -> str:
+        ids = [f"`{c['id']}` ({c['level']})" if fmt == "markdown" else c["id"] for c in e["checks"]]
+        return ", ".join(ids) or "no check requires it"
+
+    if fmt == "markdown":
+        click.echo("| probe | must make the plugin... | stdout | ending | notes | needed by |")
+        click.echo("|---|---|---|---|---|---|")
+        for e in entries:
+            cells = [f"`{CONTRACTS[e['name']].usage}`", e["does"], e["stdout"], e["exit"]]
+            cells += [e["notes"] or "-", needs(e, fmt)]
+            click.echo("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        return
+    builtin = ", ".join(f"'{k}'" for k in BUILTIN_SETS)
+    click.echo(
+        f"Probes: command templates in the plugin's own language ({CONFIG_FILE} [probes] or"
+        " --probe NAME=TEMPLATE;\nplaceholder values are quoted for a shell unless quoting ="
+        f' "none"). Built-in sets for schema keys: {builtin}.'
+    )
+    for e in entries:
+        musts = sum(c["level"] == "MUST" for c in e["checks"])
+        n = len(e["checks"])
+        click.echo(f"\n{CONTRACTS[e['name']].usage}  ({n} check{'s' * (n != 1)}, {musts} MUST)")
+        click.echo(f"  must:    {e['does']}")
+        click.echo(f"  stdout:  {e['stdout']}")
+        click.echo(f"  ending:  {e['exit']}")
+        if e["notes"]:
+            click.echo(f"  note:    {e['notes']}")
+        click.echo(f"  used by: {needs(e, fmt)}")
+
+
+@cli.command("list", short_help="List every check of the catalogue (or every probe).")
 @click.option(
     "--format",
     "fmt",
@@ -241,8 +304,17 @@ def catalogue_entries() -> list[dict[str, Any]]:
     show_default=True,
     help="Output format.",
 )
-def list_command(fmt: str) -> int:
+@click.option(
+    "--probes",
+    "probes",
+    is_flag=True,
+    help="List the probes instead: what each must do, and which checks need it.",
+)
+def list_command(fmt: str, probes: bool) -> int:
     """List every check: id, level, area, description and the probes it needs."""
+    if probes:
+        _list_probes(fmt)
+        return 0
     entries = catalogue_entries()
     if fmt == "json":
         click.echo(json.dumps({"version": __version__, "checks": entries}, indent=2))
@@ -251,10 +323,11 @@ def list_command(fmt: str) -> int:
         click.echo("| id | level | area | § | description | probes |")
         click.echo("|---|---|---|---|---|---|")
         for e in entries:
-            probes = ", ".join(f"`{p}`" for p in e["probes"]) or "-"
+            probes_cell = ", ".join(f"`{p}`" for p in e["probes"]) or "-"
             desc = e["description"].replace("|", "\\|")
             click.echo(
-                f"| `{e['id']}` | {e['level']} | {e['area']} | {e['section']} | {desc} | {probes} |"
+                f"| `{e['id']}` | {e['level']} | {e['area']} | {e['section']} | {desc}"
+                f" | {probes_cell} |"
             )
         return 0
     width = max(len(e["id"]) for e in entries)
@@ -263,8 +336,8 @@ def list_command(fmt: str) -> int:
         if e["area"] != area:
             area = e["area"]
             click.echo(("" if e is entries[0] else "\n") + f"{area}:")
-        probes = f"  [probes: {' '.join(e['probes'])}]" if e["probes"] else ""
-        click.echo(f"  {e['id']:<{width}}  {e['level']:<6}  {e['description']}{probes}")
+        needs = f"  [probes: {' '.join(e['probes'])}]" if e["probes"] else ""
+        click.echo(f"  {e['id']:<{width}}  {e['level']:<6}  {e['description']}{needs}")
     return 0
 
 

@@ -9,6 +9,7 @@ entry point. Fixtures for custom tests: ``octa`` (a :class:`CheckContext`),
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -22,7 +23,7 @@ import pytest_asyncio
 
 from octa_conformance import catalogue, interrupts
 from octa_conformance.catalogue import Level
-from octa_conformance.checking import MARKER, check_id_of
+from octa_conformance.checking import MARKER, CheckFailure, check_id_of
 from octa_conformance.context import CheckContext, PluginInfo, gather_info
 from octa_conformance.errors import OctaConformanceError
 from octa_conformance.host import FakeOcta
@@ -61,6 +62,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--octa-junit-xml", metavar="FILE", help="write the JUnit XML report")
     g.addoption("--octa-no-suites", action="store_true", help="only your own tests, no suites")
     g.addoption("--octa-verbose", action="store_true", help="transcripts for passing checks")
+    g.addoption(
+        "--octa-require-complete",
+        action="store_true",
+        help="fail the session when the verdict is INCOMPLETE (a MUST check did not run)",
+    )
     g.addoption(
         "--octa-progress",
         action="store_true",
@@ -172,7 +178,8 @@ async def octa(
     request: pytest.FixtureRequest, octa_options: RunOptions, octa_plugin_info: PluginInfo
 ) -> AsyncIterator[CheckContext]:
     """A check context: launches fresh plugin processes and cleans them all up."""
-    ctx = CheckContext(octa_options, octa_plugin_info, check_id_of(request.node) or "")
+    info = dataclasses.replace(octa_plugin_info, probes=octa_plugin_info.probes.fresh())
+    ctx = CheckContext(octa_options, info, check_id_of(request.node) or "")
     request.node.stash[CONTEXT_KEY] = ctx
     try:
         yield ctx
@@ -228,10 +235,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif rep.skipped:
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         result = CheckResult(cid, "skipped", reason.removeprefix("Skipped: "))
+        if ctx is not None:
+            result.missing_probes = list(dict.fromkeys(ctx.missing_probes))
     else:
         exc = call.excinfo.value if call.excinfo else None
         if exc is not None and isinstance(exc, FAILURES):
-            result = CheckResult(cid, "failed", _message(exc))
+            result = CheckResult(cid, "failed", _message(exc) + _quoting_note(exc, ctx))
         else:
             tb = _short_traceback(exc) if exc else str(rep.longrepr)
             result = CheckResult(cid, "error", f"harness error in {rep.when}:\n{tb}")
@@ -262,6 +271,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         rep.longrepr = (str(item.path), 0, result.message)
 
 
+def _quoting_note(exc: BaseException, ctx: CheckContext | None) -> str:
+    """A line on the probes' quoting when it may be why a probe check failed (else "")."""
+    if ctx is None or not isinstance(exc, CheckFailure):
+        return ""
+    from octa_conformance.wording import quoting_hint
+
+    hint = quoting_hint(ctx.info.probes, exc.got)
+    return f"\n quoting: {hint}" if hint else ""
+
+
 _PLUMBING = ("_pytest", "pluggy", "pytest_asyncio", "asyncio")
 
 
@@ -285,6 +304,7 @@ def _result_dict(result: CheckResult, info: PluginInfo | None) -> dict[str, Any]
         "figures": result.figures,
         "transcript": result.transcript,
         "stale_baseline": result.stale_baseline,
+        "missing_probes": list(result.missing_probes),
     }
     if info is not None:
         data["plugin"] = {
@@ -292,6 +312,11 @@ def _result_dict(result: CheckResult, info: PluginInfo | None) -> dict[str, Any]
             "requirement": info.requirement,
             "dialect": info.dialect.value if info.dialect else None,
             "error": info.error,
+            "probes": {
+                "names": list(info.probes.templates),
+                "quoting": info.probes.quoting,
+                "source": info.probes.source,
+            },
         }
     return data
 
@@ -339,6 +364,12 @@ class Collector:
             duration_s=time.monotonic() - self.started,
         )
         self.config.stash[REPORT_KEY] = self.report
+        if (
+            self.config.getoption("octa_require_complete")
+            and self.report.verdict == "incomplete"
+            and exitstatus == pytest.ExitCode.OK
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         from octa_conformance.reporting import write_reports
 
         write_reports(
@@ -353,5 +384,15 @@ class Collector:
         from octa_conformance.reporting.terminal import summary_text
 
         terminalreporter.write_sep("=", "octa-conformance")
-        for line in summary_text(self.report, color=False).splitlines():
+        for line in summary_text(self.report, color=False, option="--octa-").splitlines():
             terminalreporter.write_line(line)
+        if self.report.verdict == "incomplete" and self.report.complete:
+            if self.config.getoption("octa_require_complete"):
+                terminalreporter.write_line(
+                    "--octa-require-complete: the INCOMPLETE verdict fails this session"
+                )
+            else:
+                terminalreporter.write_line(
+                    "pytest does not fail a session for skipped tests: add"
+                    " --octa-require-complete to make an INCOMPLETE verdict fail it"
+                )

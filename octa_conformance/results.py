@@ -1,4 +1,17 @@
-"""Per-check results and the run's verdict: the one model every report is written from."""
+"""Per-check results and the run's verdict: the one model every report is written from.
+
+The verdict (CHECKS.md, "Verdicts"), over the checks selected for the run (checks left out
+with ``--select``/``--skip``/``skip`` are not in the report at all, so never in the verdict):
+
+* ``fail``: a MUST check failed (with ``strict``, or a SHOULD check), or a check ended in a
+  harness error;
+* ``incomplete``: nothing failed, but a MUST check (with ``strict``, or a SHOULD check) did
+  not run: it was skipped (a probe it needs is not configured, say), or the run was
+  interrupted before every check had run;
+* ``pass``: every MUST check (with ``strict``, every SHOULD check too) ran and passed.
+
+Known failures listed in the baseline (``xfailed``) ran, and count as accepted.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +24,7 @@ from octa_conformance import __version__, catalogue
 from octa_conformance.catalogue import Level
 
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "error")
+VERDICTS = ("pass", "fail", "incomplete")
 
 
 @dataclass
@@ -24,6 +38,7 @@ class CheckResult:
     figures: dict[str, Any] | None = None
     transcript: str = ""
     stale_baseline: bool = False  # in the baseline but passed
+    missing_probes: list[str] = field(default_factory=list)  # why it was skipped, if so
 
     @property
     def spec(self) -> catalogue.CheckSpec:
@@ -48,6 +63,14 @@ class CheckResult:
     def is_warning(self, strict: bool) -> bool:
         return self.outcome == "failed" and self.level is Level.SHOULD and not strict
 
+    def counts_for_verdict(self, strict: bool) -> bool:
+        """Must this check run and pass for a PASS (MUST; with ``strict``, SHOULD too)?"""
+        return self.level is Level.MUST or (strict and self.level is Level.SHOULD)
+
+    def unrun(self, strict: bool) -> bool:
+        """Did a check the verdict needs not run (skipped)?"""
+        return self.outcome == "skipped" and self.counts_for_verdict(strict)
+
 
 @dataclass
 class PluginFacts:
@@ -58,6 +81,7 @@ class PluginFacts:
     requirement: str | None = None
     dialect: str | None = None
     error: str | None = None
+    probes: dict[str, Any] | None = None  # configured: names, quoting, source
 
 
 @dataclass
@@ -73,8 +97,42 @@ class RunReport:
 
     @property
     def verdict(self) -> str:
-        bad = any(c.counts_against(self.strict) for c in self.checks)
-        return "fail" if bad or not self.complete else "pass"
+        """``fail``, ``incomplete`` or ``pass`` (see the module docstring)."""
+        if any(c.counts_against(self.strict) for c in self.checks):
+            return "fail"
+        if self.unrun or not self.complete:
+            return "incomplete"
+        return "pass"
+
+    @property
+    def unrun(self) -> list[CheckResult]:
+        """Checks the verdict needs that did not run (skipped MUST; strict: SHOULD too)."""
+        return [c for c in self.checks if c.unrun(self.strict)]
+
+    def needed_probes(self, results: Iterable[CheckResult]) -> dict[str, tuple[str, ...]]:
+        """For each skipped check (by id), the probes that would let it run.
+
+        That is the probes it was skipped for, plus those of its catalogue probes that are
+        not configured either (when the report knows which are). ``()`` for a check skipped
+        for another reason.
+        """
+        configured = None if self.plugin.probes is None else set(self.plugin.probes["names"])
+        out: dict[str, tuple[str, ...]] = {}
+        for c in results:
+            names = list(c.missing_probes)
+            if names and configured is not None:
+                names += [p for p in c.spec.probes if p not in configured and p not in names]
+            out[c.id] = tuple(names)
+        return out
+
+    def by_missing_probe(self, results: Iterable[CheckResult]) -> dict[str, list[str]]:
+        """Each missing probe and the ids of the skipped checks among ``results`` that need
+        it (a check needing two missing probes is listed under both)."""
+        out: dict[str, list[str]] = {}
+        for cid, names in self.needed_probes(results).items():
+            for name in names:
+                out.setdefault(name, []).append(cid)
+        return out
 
     @property
     def harness_errors(self) -> list[CheckResult]:
@@ -99,6 +157,7 @@ class RunReport:
             "warnings": sum(c.is_warning(self.strict) for c in self.checks),
             "by_level": levels,
             "stale_baseline": [c.id for c in self.checks if c.stale_baseline],
+            "not_run": [c.id for c in self.unrun],
             "duration_s": round(self.duration_s, 3),
             "complete": self.complete,
         }
@@ -121,6 +180,8 @@ class RunReport:
                 entry["transcript"] = c.transcript
             if c.stale_baseline:
                 entry["stale_baseline"] = True
+            if c.missing_probes:
+                entry["missing_probes"] = list(c.missing_probes)
             checks.append(entry)
         return {
             "tool": {"name": "octa-conformance", "version": __version__},

@@ -41,7 +41,9 @@ from octa_conformance.results import PluginFacts, RunReport
 from octa_conformance.settings import RunOptions
 from octa_conformance.supervisor import kill_all
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_HARNESS, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+VERDICT_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "incomplete": EXIT_INCOMPLETE}
 
 ENGINE_PLUGINS = ("octa_conformance.pytest_plugin", "pytest_asyncio.plugin")
 OPTIONAL_PLUGINS = ("_hypothesis_pytestplugin",)  # loaded when importable
@@ -240,9 +242,10 @@ def run(
 ) -> tuple[int, RunReport | None]:
     """Run the selected checks; return (exit status, report).
 
-    Exit status: 0 verdict pass, 1 verdict fail, 3 the harness failed (a check errored,
-    pytest could not collect or run the suites), 130 interrupted (reports are still
-    written, marked incomplete). Raises ConfigError (exit status 2) for bad report paths
+    Exit status: 0 verdict pass, 1 verdict fail, 4 verdict incomplete (nothing failed but
+    a MUST check did not run), 3 the harness failed (a check errored, pytest could not
+    collect or run the suites), 130 interrupted (reports are still written, marked
+    incomplete; whatever the verdict). Raises ConfigError (exit status 2) for bad report paths
     or ``jobs`` without pytest-xdist, before anything runs. Harness diagnostics (why the
     status is 3) are appended to ``diagnostics`` if given, else printed to stderr.
     """
@@ -325,4 +328,4 @@ def run(
             diagnostics.extend(problems)
         return EXIT_HARNESS, report
     assert report is not None
-    return (EXIT_PASS if report.verdict == "pass" else EXIT_FAIL), report
+    return VERDICT_EXIT[report.verdict], report

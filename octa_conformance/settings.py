@@ -18,7 +18,6 @@ from octa_conformance import catalogue
 from octa_conformance.config import DEFAULT_OCTA_VERSION, HarnessConfig, Timeouts
 from octa_conformance.probes import (
     CONFIG_FILE,
-    QUOTINGS,
     ConfigError,
     parse_probe_option,
     validate,
@@ -86,10 +85,7 @@ def check_settings(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     if "probes" in data:
         if not isinstance(data["probes"], dict):
             raise ConfigError(f"{where}: [probes] must be a table")
-        validate(data["probes"], f"{where} [probes]")
-        quoting = data["probes"].get("quoting")
-        if quoting is not None and quoting not in QUOTINGS:
-            raise ConfigError(f"{where}: probe quoting must be one of {QUOTINGS}, got {quoting!r}")
+        validate(data["probes"], f"{where} [probes]")  # templates and quoting
     for key, typ, what in _SETTING_TYPES:
         value = data.get(key)
         if value is None:

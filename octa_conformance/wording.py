@@ -8,11 +8,15 @@ so that every check says the same thing the same way.
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import re
 from collections.abc import Iterable
 
 import psutil
 
 from octa_conformance.host import FakeOcta, RunResult
+from octa_conformance.probes import ProbeSet
 from octa_conformance.protocol import Closed, ErrorReply, Event, Received, Violation
 from octa_conformance.protocol.violations import quote
 
@@ -100,3 +104,70 @@ def describe_processes(procs: Iterable[psutil.Process], limit: int = 80) -> str:
             cmd = "?"
         parts.append(f"pid {p.pid} ({cmd[:limit]})")
     return ", ".join(parts)
+
+
+# --- probes -----------------------------------------------------------------------------
+
+_LITERAL = re.compile(r"'(?:[^'\\\n]|\\.)*'" + r'|"(?:[^"\\\n]|\\.)*"')
+
+
+def _bare(text: str) -> str:
+    """``text`` without quote characters, backslashes and white space."""
+    return "".join(ch for ch in text if ch not in "'\"\\" and not ch.isspace())
+
+
+def _texts(got: str) -> list[str]:
+    """``got`` itself and the Python string literals (reprs) quoted in it."""
+    out = [got]
+    for m in _LITERAL.finditer(got):
+        with contextlib.suppress(ValueError, SyntaxError):
+            value = ast.literal_eval(m.group())
+            if isinstance(value, str):
+                out.append(value)
+    return out
+
+
+def mangled(sent: str, got: str) -> bool:
+    """Does ``got`` (a command's output, or a message quoting it with ``repr``) hold the text
+    ``sent`` with only its quotes, backslashes or inner spacing changed, as quoting for the
+    wrong language does (a quoted word printed with its quotes, a text split into words)?
+
+    A text cut short (``short()`` cuts after 80 characters) counts from 8 characters on.
+    """
+    want = _bare(sent)
+    if not want:
+        return False
+    for text in _texts(got):
+        bare = _bare(text)
+        if not bare or text.strip() == sent.strip() or sent.startswith(text):
+            continue  # absent, or the text itself (perhaps cut short): not mangled
+        if bare == want or (len(bare) >= 8 and len(text) >= 80 and want.startswith(bare)):
+            return True
+    return False
+
+
+def quoting_hint(probes: ProbeSet, got: str, sent: Iterable[str] | None = None) -> str:
+    """A hint naming the probes' quoting, or "" when it cannot be the cause.
+
+    It is given when the plugin's author chose the probes (config file, ``--probe``) and
+    ``got`` holds one of the probe values ``sent`` (default: every value rendered from
+    ``probes``, see ``ProbeSet.journal``) mangled the way a wrong quoting mangles it.
+    """
+    if not probes.chosen:
+        return ""
+    if sent is None:
+        sent = [v for _, values in probes.journal for v in values.values()]
+    if not any(mangled(v, got) for v in dict.fromkeys(sent)):
+        return ""
+    seen = "the output is the probe's text with its quotes, backslashes or spacing changed"
+    if probes.quoting == "shell":
+        return (
+            f'{seen}, and probe values are quoted for a shell (quoting = "shell"): if the'
+            " plugin does not run params through a shell, or the template quotes the value"
+            ' itself, set quoting = "none" under [probes] (or --probe quoting=none)'
+        )
+    return (
+        f'{seen}, and probe values are substituted unquoted (quoting = "none"): if the'
+        ' plugin runs params through a shell, set quoting = "shell" under [probes]'
+        " (or --probe quoting=shell) so that each value stays one word"
+    )

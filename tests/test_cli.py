@@ -25,6 +25,7 @@ from octa_conformance import __version__, catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
+OTHER_KEY = ROOT / "tests" / "plugins" / "other_key.py"  # the example under key "posix"
 COMMAND = [sys.executable, "-m", "octa_conformance"]
 ERROR_PREFIX = "octa-conform: error: "
 
@@ -135,7 +136,112 @@ def test_exit_1_when_a_must_check_fails(tmp_path: Path, plugins: dict[str, Path]
     assert "\x1b[" not in proc.stdout  # NO_COLOR / not a TTY: no escape codes
 
 
+# --- exit status 4: INCOMPLETE ---------------------------------------------------
+
+INCOMPLETE_SELECTION = (
+    "--select",
+    "launch.listens",
+    "--select",
+    "execute.stdout-delivered",
+    "--select",
+    "cancellation.shutdown-cancels-running",
+)
+
+
+def test_exit_4_when_must_checks_need_probes_nobody_configured(tmp_path: Path) -> None:
+    """A conforming plugin under a key with no built-in probes: what needs no probe passes,
+    the rest is skipped, and the verdict says so instead of PASS."""
+    js, xml = tmp_path / "r.json", tmp_path / "r.xml"
+    proc = octa_conform(OTHER_KEY, *INCOMPLETE_SELECTION, "--json", js, "--junit-xml", xml)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "verdict: INCOMPLETE: 2 MUST checks did not run" in proc.stdout
+    assert "verdict: PASS" not in proc.stdout
+    assert (
+        "configure `echo` (--probe echo=TEMPLATE) to run 1 MUST check: execute.stdout-delivered"
+        in proc.stdout
+    )
+    assert "configure `sleep` (--probe sleep=TEMPLATE) to run 1 MUST check:" in proc.stdout
+    data = report(js)
+    assert data["verdict"] == "incomplete" and data["plugin"]["key"] == "posix"
+    assert outcomes(data) == {
+        "launch.listens": "passed",
+        "execute.stdout-delivered": "skipped",
+        "cancellation.shutdown-cancels-running": "skipped",
+    }
+    assert {c["id"]: c.get("missing_probes") for c in data["checks"]} == {
+        "launch.listens": None,
+        "execute.stdout-delivered": ["echo"],
+        "cancellation.shutdown-cancels-running": ["sleep"],
+    }
+    assert 'name="verdict" value="incomplete"' in xml.read_text()
+
+
+def test_exit_0_with_every_probe_configured(tmp_path: Path) -> None:
+    from octa_conformance.probes import SHELL_PROBES
+
+    config = tmp_path / "octa-conform.toml"
+    config.write_text(
+        "[probes]\n" + "".join(f"{n} = {json.dumps(t)}\n" for n, t in SHELL_PROBES.items())
+    )
+    out = tmp_path / "r.json"
+    proc = octa_conform(OTHER_KEY, *INCOMPLETE_SELECTION, "--config", config, "--json", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verdict: PASS" in proc.stdout
+    data = report(out)
+    assert set(outcomes(data).values()) == {"passed"}
+    assert data["plugin"]["probes"]["source"] == "configuration"
+
+
+def test_deselected_checks_are_outside_the_verdict(tmp_path: Path) -> None:
+    proc = octa_conform(
+        OTHER_KEY, *INCOMPLETE_SELECTION, "--skip", "execute.*", "--skip", "cancellation.*"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verdict: PASS" in proc.stdout and "SKIP" not in proc.stdout
+
+
+def test_probe_quoting_from_the_command_line(tmp_path: Path) -> None:
+    """``--probe quoting=none`` is honoured; with the wrong quoting the failure says so."""
+    out = tmp_path / "r.json"
+    quoting_itself = ["--probe", "echo=printf '%s\\n' '{text}'"]  # the template quotes
+    args = [OTHER_KEY, "--select", "execute.stdout-delivered", *quoting_itself, "--json", out]
+    ok = octa_conform(*args, "--probe", "quoting=none")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert report(out)["plugin"]["probes"]["quoting"] == "none"
+    wrong = octa_conform(*args)  # quoted twice: the shell splits the text into words
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    message = report(out)["checks"][0]["message"]
+    assert "quoting: the output is the probe's text" in message, message
+    assert "--probe quoting=none" in message
+
+
 # --- exit status 2: one line on stderr for each kind of bad input -----------------
+
+
+def conform_in_process(
+    capsys: pytest.CaptureFixture[str], *args: object
+) -> subprocess.CompletedProcess[str]:
+    """``octa-conform ARGS`` in this process (usage errors stop before anything runs)."""
+    from octa_conformance.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--probe", "quoting=perl"], ["--probe", "quoting", "shell or none", "'perl'"]),
+        (["--probe", "quoting"], ["quoting=shell|none"]),
+        (["--probe", "echo=say"], ["'echo' must use {text}"]),
+    ],
+)
+def test_exit_2_bad_probe_values(
+    capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]
+) -> None:
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, *args), *words)
 
 
 def test_exit_2_no_arguments() -> None:
@@ -349,10 +455,11 @@ def test_exit_130_when_interrupted(
     assert proc.returncode == 130, "".join(seen) + stdout + stderr
     assert elapsed < 3, f"took {elapsed:.1f} s to stop"
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert "verdict: FAIL (run interrupted: incomplete)" in stdout  # what we have is printed
+    # what we have is printed; nothing failed, but not everything ran: never PASS
+    assert "verdict: INCOMPLETE (run interrupted: not every check ran)" in stdout
     data = report(out)
     assert data["complete"] is False and data["summary"]["complete"] is False
-    assert data["verdict"] == "fail"
+    assert data["verdict"] == "incomplete"
     assert 1 <= len(data["checks"]) < 17
     assert not tagged_plugins(tag)
     assert not list((out.parent / "tmp").iterdir())  # no temp dir, socket or file left
@@ -365,7 +472,7 @@ def test_help_documents_exit_codes_and_options() -> None:
     for args in (["--help"], ["run", "--help"]):
         proc = octa_conform(*args)
         assert proc.returncode == 0
-        for text in ("Exit status", "0 ", "1 ", "2 ", "3 ", "130", "complete"):
+        for text in ("Exit status", "0 ", "1 ", "2 ", "3 ", "4 ", "INCOMPLETE", "130", "complete"):
             assert text in proc.stdout, (args, text)
     run_help = octa_conform("run", "--help").stdout
     for option in (
@@ -595,11 +702,36 @@ def test_list_text_and_markdown(fmt: str) -> None:
     proc = octa_conform("list", "--format", fmt)
     assert proc.returncode == 0
     for cid, spec in catalogue.CHECKS.items():
-        line = next(ln for ln in proc.stdout.splitlines() if cid in ln)
+        start = f"| `{cid}` |" if fmt == "markdown" else f"  {cid} "
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(start))
         assert spec.level.value in line
     if fmt == "markdown":
         assert proc.stdout.startswith("| id | level |")
     assert octa_conform("list").stdout == octa_conform("list", "--format", "text").stdout
+
+
+def test_list_probes(capsys: pytest.CaptureFixture[str]) -> None:
+    from octa_conformance.probes import CONTRACTS
+
+    text = conform_in_process(capsys, "list", "--probes")
+    assert text.returncode == 0, text.stderr
+    for name, contract in CONTRACTS.items():
+        assert contract.usage in text.stdout and contract.does in text.stdout, name
+    block = text.stdout.split("\nsleep {seconds}", 1)[1].split("\n\n", 1)[0]
+    assert "cancellable" in block and "cancellation.shutdown-cancels-running" in block
+    assert "`pwd` and `pwd -P`" in text.stdout  # logical or physical: both do
+
+    data = json.loads(conform_in_process(capsys, "list", "--probes", "--format", "json").stdout)
+    by_name = {p["name"]: p for p in data["probes"]}
+    assert list(by_name) == list(CONTRACTS)
+    assert {"id": "execute.exit-code", "level": "MUST"} in by_name["fail"]["checks"]
+    needs = {c["id"] for p in data["probes"] for c in p["checks"]}
+    assert needs == {cid for cid, s in catalogue.CHECKS.items() if s.probes}
+
+    md = conform_in_process(capsys, "list", "--probes", "--format", "markdown").stdout
+    assert md.startswith("| probe |") and "| `echo {text}` |" in md
+    # the checks listing is unchanged
+    assert conform_in_process(capsys, "list").stdout.startswith("launch:")
 
 
 # --- session ----------------------------------------------------------------------

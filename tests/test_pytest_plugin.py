@@ -21,6 +21,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
+OTHER_KEY = ROOT / "tests" / "plugins" / "other_key.py"  # the example under key "posix"
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -167,6 +168,75 @@ def test_bad_options_are_usage_errors(
     result.stderr.fnmatch_lines([message])
 
 
+def test_incomplete_verdict_and_require_complete(pytester: pytest.Pytester) -> None:
+    """A MUST check skipped for want of a probe: the summary says INCOMPLETE; pytest's exit
+    status ignores skips unless --octa-require-complete asks for the gate."""
+    report = pytester.path / "r.json"
+    args = (
+        "--octa-plugin",
+        str(OTHER_KEY),
+        "--octa-select",
+        "launch.listens",
+        "--octa-select",
+        "execute.stdout-delivered",
+        f"--octa-json={report}",
+    )
+    lenient = run(pytester, *args)
+    lenient.assert_outcomes(passed=1, skipped=1)
+    assert lenient.ret == pytest.ExitCode.OK
+    lenient.stdout.fnmatch_lines(
+        [
+            "*configure `echo` (--octa-probe echo=TEMPLATE) to run 1 MUST check:*",
+            "verdict: INCOMPLETE: 1 MUST check did not run*",
+            "*add --octa-require-complete to make an INCOMPLETE verdict fail it*",
+        ]
+    )
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "incomplete"
+    assert data["checks"][1]["missing_probes"] == ["echo"]
+    gate = run(pytester, *args, "--octa-require-complete")
+    gate.assert_outcomes(passed=1, skipped=1)
+    assert gate.ret == pytest.ExitCode.TESTS_FAILED
+    gate.stdout.fnmatch_lines(["*--octa-require-complete: the INCOMPLETE verdict fails*"])
+    # with the probe configured, the same gate passes
+    probe = "--octa-probe=echo=printf '%s\\n' {text}"
+    done = run(pytester, *args, "--octa-require-complete", probe)
+    done.assert_outcomes(passed=2)
+    assert done.ret == pytest.ExitCode.OK
+    done.stdout.fnmatch_lines(["verdict: PASS*"])
+
+
+def test_missing_probes_survive_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    report = pytester.path / "r.json"
+    result = run(
+        pytester,
+        "-n",
+        "2",
+        "--octa-plugin",
+        str(OTHER_KEY),
+        "--octa-select",
+        "launch.listens",
+        "--octa-select",
+        "execute.exit-code",
+        f"--octa-json={report}",
+    )
+    result.assert_outcomes(passed=1, skipped=1)
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "incomplete"
+    assert {c["id"]: c.get("missing_probes") for c in data["checks"]} == {
+        "launch.listens": None,
+        "execute.exit-code": ["fail"],
+    }
+    assert data["plugin"]["probes"] == {"names": [], "quoting": "shell", "source": "none"}
+
+
+def test_bad_probe_quoting_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--octa-plugin", str(EXAMPLE), "--octa-probe", "quoting=perl")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*probe quoting must be one of shell or none, got 'perl'*"])
+
+
 def test_parallel_workers_run_the_suites(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     report = pytester.path / "r.json"
@@ -222,7 +292,7 @@ def test_interrupted_pytest_run_stops_and_cleans_up(tmp_path: Path) -> None:
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode(errors="replace")
     assert elapsed < 3, f"took {elapsed:.1f} s to stop"
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert data["complete"] is False and data["verdict"] == "fail"
+    assert data["complete"] is False and data["verdict"] == "incomplete"  # never pass
     assert not tagged_plugins(tag)
     leftovers = [p.name for p in private_tmp.iterdir() if p.name.startswith("octa")]
     assert not leftovers  # the plugins' socket dirs and the harness's temp dirs are gone

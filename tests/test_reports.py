@@ -231,3 +231,125 @@ def test_no_color_and_non_tty(monkeypatch: pytest.MonkeyPatch) -> None:
     assert use_color(object()) is False  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "1")
     assert use_color(Tty()) is False  # type: ignore[arg-type]
+
+
+# --- the verdict ------------------------------------------------------------------
+
+
+def verdict_of(*checks: CheckResult, strict: bool = False, complete: bool = True) -> str:
+    report = RunReport(PluginFacts("/p"), "0.2.1", strict, list(checks), complete)
+    return report.verdict
+
+
+MUST, SHOULD, INFO = "launch.listens", "launch.unknown-flag", "launch.startup-time"
+MUST_PROBE = "execute.stdout-delivered"  # needs the echo probe
+
+
+def test_verdict_pass_when_every_must_check_ran_and_passed() -> None:
+    assert verdict_of(CheckResult(MUST, "passed"), CheckResult(MUST_PROBE, "passed")) == "pass"
+    # SHOULD failures are warnings; skipped SHOULD and INFO checks do not matter
+    assert (
+        verdict_of(
+            CheckResult(MUST, "passed"),
+            CheckResult(SHOULD, "failed"),
+            CheckResult("execute.stderr-delivered", "skipped"),
+            CheckResult(INFO, "skipped"),
+        )
+        == "pass"
+    )
+    # a known failure (baseline) ran: it is accepted
+    assert verdict_of(CheckResult(MUST, "xfailed")) == "pass"
+
+
+def test_verdict_fail_on_must_failure_or_harness_error() -> None:
+    assert verdict_of(CheckResult(MUST, "failed"), CheckResult(MUST_PROBE, "passed")) == "fail"
+    assert verdict_of(CheckResult(MUST, "passed"), CheckResult(INFO, "error")) == "fail"
+    # a failure outweighs checks that did not run
+    assert verdict_of(CheckResult(MUST, "failed"), CheckResult(MUST_PROBE, "skipped")) == "fail"
+
+
+def test_verdict_incomplete_when_a_must_check_did_not_run() -> None:
+    skipped = CheckResult(MUST_PROBE, "skipped", "probe 'echo' is not configured", 0, None)
+    skipped.missing_probes = ["echo"]
+    report = RunReport(PluginFacts("/p"), "0.2.1", False, [CheckResult(MUST, "passed"), skipped])
+    assert report.verdict == "incomplete"
+    assert [c.id for c in report.unrun] == [MUST_PROBE]
+    assert report.summary()["not_run"] == [MUST_PROBE]
+
+
+def test_verdict_strict_needs_should_checks_too() -> None:
+    checks = (CheckResult(MUST, "passed"), CheckResult("execute.stderr-delivered", "skipped"))
+    assert verdict_of(*checks) == "pass"
+    assert verdict_of(*checks, strict=True) == "incomplete"
+    assert verdict_of(CheckResult(MUST, "passed"), CheckResult(SHOULD, "failed"), strict=True) == (
+        "fail"
+    )
+
+
+def test_deselected_checks_are_outside_the_verdict() -> None:
+    """--select/--skip leave checks out of the report entirely: a report without the
+    probe-needing MUST checks passes, as their absence is the user's explicit choice."""
+    assert verdict_of(CheckResult(MUST, "passed")) == "pass"
+
+
+def test_interrupted_run_is_never_pass() -> None:
+    assert verdict_of(CheckResult(MUST, "passed"), complete=False) == "incomplete"
+    assert verdict_of(CheckResult(MUST, "failed"), complete=False) == "fail"
+
+
+def test_missing_probes_grouped_with_the_catalogue_probes() -> None:
+    """A check that needs two probes is listed under both when neither is configured."""
+    abandoned = CheckResult("cancellation.abandoned-command", "skipped", "probe 'echo' ...")
+    abandoned.missing_probes = ["echo"]
+    stdout = CheckResult(MUST_PROBE, "skipped", "probe 'echo' ...")
+    stdout.missing_probes = ["echo"]
+    other = CheckResult("shutdown.nothing-after", "skipped", "no Shutdown response to look past")
+    facts = PluginFacts("/p", "posix", probes={"names": [], "quoting": "shell", "source": "none"})
+    report = RunReport(facts, "0.2.1", checks=[abandoned, stdout, other])
+    assert report.by_missing_probe(report.unrun) == {
+        "echo": ["cancellation.abandoned-command", MUST_PROBE],
+        "sleep": ["cancellation.abandoned-command"],
+    }
+    text = summary_text(report, color=False)
+    assert "3 MUST checks did not run" in text
+    assert (
+        "configure `echo` (--probe echo=TEMPLATE) to run 2 MUST checks:"
+        " cancellation.abandoned-command (with `sleep`), execute.stdout-delivered" in text
+    )
+    assert "configure `sleep` (--probe sleep=TEMPLATE) to run 1 MUST check:" in text
+    assert "shutdown.nothing-after (MUST) was skipped: no Shutdown response" in text
+    assert "--skip ID" in text
+    assert "verdict: INCOMPLETE: 3 MUST checks did not run" in text
+    assert "PASS" not in text.splitlines()[-1]
+    pytest_text = summary_text(report, color=False, option="--octa-")
+    assert "--octa-probe echo=TEMPLATE" in pytest_text and "--octa-skip ID" in pytest_text
+
+
+def incomplete_report() -> RunReport:
+    skipped = CheckResult(MUST_PROBE, "skipped", "probe 'echo' is not configured")
+    skipped.missing_probes = ["echo"]
+    facts = PluginFacts("/p", "posix", probes={"names": [], "quoting": "shell", "source": "none"})
+    return RunReport(facts, "0.2.1", checks=[CheckResult(MUST, "passed"), skipped])
+
+
+def test_incomplete_json_matches_the_schema() -> None:
+    data = incomplete_report().to_json()
+    validate(data)
+    assert data["verdict"] == "incomplete"
+    assert data["summary"]["not_run"] == [MUST_PROBE]
+    by_id = {c["id"]: c for c in data["checks"]}
+    assert by_id[MUST_PROBE]["missing_probes"] == ["echo"]
+    assert "missing_probes" not in by_id[MUST]
+    assert data["plugin"]["probes"]["names"] == []
+
+
+def test_incomplete_junit_is_not_a_green_pass() -> None:
+    root = ET.fromstring(junit_xml(incomplete_report()))
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["verdict"] == "incomplete"
+    assert props["not_run"] == "1" and props["missing_probes"] == "echo"
+    suite = root.find(".//testsuite")
+    assert suite is not None and suite.get("skipped") == "1"
+    skip = cases(root)[MUST_PROBE].find("skipped")
+    assert skip is not None
+    assert (skip.get("message") or "").startswith("not run, but a PASS needs this MUST check")

@@ -4,9 +4,15 @@
   first line of the check's message and whose body is the whole message plus the transcript;
 * failed SHOULD checks without ``--strict``: ``<skipped message="warning: ...">`` so CI
   dashboards stay green while the warning stays visible;
-* harness errors: ``<error>``; skipped checks: ``<skipped>`` with the reason;
+* harness errors: ``<error>``; skipped checks: ``<skipped>`` with the reason; a skipped check
+  the verdict needs (MUST; with ``--strict`` SHOULD too) says so: ``not run, but a PASS
+  needs this MUST check: ...``;
 * baseline failures: ``<skipped message="known failure (baseline): ...">``;
 * figures of INFO checks and stale baseline notes go to ``<system-out>``.
+
+The ``<testsuite>`` properties carry the verdict (``pass``, ``fail`` or ``incomplete``), the
+number of checks the verdict needs that did not run (``not_run``) and the probes that would
+run them (``missing_probes``), so an INCOMPLETE run never reads as a green pass.
 """
 
 from __future__ import annotations
@@ -49,6 +55,10 @@ def _case(c: CheckResult, strict: bool) -> TestCase:
         case.add_failure_info(f"{c.level.value} check failed: {summary}", _body(c))
     elif c.outcome == "error":
         case.add_error_info(f"harness error: {summary}", _body(c))
+    elif c.outcome == "skipped" and c.unrun(strict):
+        case.add_skipped_info(
+            f"not run, but a PASS needs this {c.level.value} check: {c.message or 'skipped'}"
+        )
     elif c.outcome == "skipped":
         case.add_skipped_info(c.message or "skipped")
     elif c.outcome == "xfailed":
@@ -69,6 +79,8 @@ def junit_xml(report: RunReport) -> str:
             "verdict": report.verdict,
             "strict": str(report.strict).lower(),
             "complete": str(report.complete).lower(),
+            "not_run": str(len(report.unrun)),
+            "missing_probes": " ".join(report.by_missing_probe(report.unrun)),
         },
     )
     return to_xml_report_string([suite], encoding="utf-8")

@@ -86,14 +86,66 @@ def header_text(
     mode = ", strict" if strict else ""
     par = f", {jobs} workers" if jobs and jobs > 1 else ""
     return paint(
-        f"octa-conform {__version__}: {checks} checks of {plugin} against Octa {target}{mode}{par}",
+        f"octa-conform {__version__}: {checks} check{'s' * (checks != 1)} of {plugin}"
+        f" against Octa {target}{mode}{par}",
         "bold",
         color,
     )
 
 
-def summary_text(report: RunReport, color: bool | None = None, verbose: bool = False) -> str:
-    """Failures (message + transcript), a table by area, and the verdict."""
+def _count(results: list[CheckResult]) -> str:
+    """``3 MUST checks``, ``2 MUST and 1 SHOULD checks``."""
+    levels: dict[str, int] = {}
+    for c in results:
+        levels[c.level.value] = levels.get(c.level.value, 0) + 1
+    words = " and ".join(f"{n} {level}" for level, n in levels.items())
+    return f"{words} check{'s' if len(results) != 1 else ''}"
+
+
+def _and(names: list[str]) -> str:
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def not_run_text(report: RunReport, option: str = "--") -> list[str]:
+    """What did not run although the verdict needs it, and which probes would run it.
+
+    ``option`` prefixes the option names: ``--`` for the CLI (``--probe``, ``--skip``),
+    ``--octa-`` for pytest.
+    """
+    unrun = report.unrun
+    if not unrun:
+        return []
+    by_id = {c.id: c for c in unrun}
+    needs = report.needed_probes(unrun)
+    out = [f"{_count(unrun)} did not run, so the verdict cannot be PASS:"]
+    for name, ids in report.by_missing_probe(unrun).items():
+        listed = []
+        for cid in ids:
+            others = [n for n in needs[cid] if n != name]
+            listed.append(cid + (f" (with {_and(others)})" if others else ""))
+        out.append(
+            f"  configure `{name}` ({option}probe {name}=TEMPLATE) to run"
+            f" {_count([by_id[i] for i in ids])}: {', '.join(listed)}"
+        )
+    for c in unrun:
+        if not needs[c.id]:
+            reason = c.message.splitlines()[0] if c.message else "skipped"
+            out.append(f"  {c.id} ({c.level.value}) was skipped: {reason}")
+    out.append(
+        f"  (or leave a check out explicitly with {option}skip ID: deselected checks are outside"
+        " the verdict; 'octa-conform list --probes' says what each probe must do)"
+    )
+    return out
+
+
+def summary_text(
+    report: RunReport, color: bool | None = None, verbose: bool = False, option: str = "--"
+) -> str:
+    """Failures (message + transcript), a table by area, what did not run, and the verdict.
+
+    ``option``: the prefix of option names in advice (``--``: CLI, ``--octa-``: pytest).
+    """
     color = use_color() if color is None else color
     out: list[str] = []
     shown = [
@@ -134,13 +186,21 @@ def summary_text(report: RunReport, color: bool | None = None, verbose: bool = F
     stale = report.summary()["stale_baseline"]
     if stale:
         out.append(f"stale baseline entries (they pass now, remove them): {', '.join(stale)}")
+    if report.verdict != "fail":  # with a failure, what did not run changes nothing
+        lines = not_run_text(report, option)
+        if lines:
+            out.append(paint(lines[0], "yellow", color))
+            out.extend(lines[1:])
     verdict = report.verdict.upper()
-    extra = "" if report.complete else " (run interrupted: incomplete)"
+    extra = "" if report.complete else " (run interrupted: not every check ran)"
+    if report.unrun and report.verdict == "incomplete":
+        extra += f": {_count(report.unrun)} did not run"
     warnings = report.summary()["warnings"]
     if warnings:
         extra += f" with {warnings} warning{'s' if warnings > 1 else ''}"
+    hue = {"pass": "green", "incomplete": "yellow"}.get(report.verdict, "red")
     out.append(
-        paint(f"verdict: {verdict}{extra}", "green" if report.verdict == "pass" else "red", color)
+        paint(f"verdict: {verdict}{extra}", hue, color)
         + f"  ({len(report.checks)} checks in {report.duration_s:.1f} s,"
         f" target Octa {report.target}{', strict' if report.strict else ''})"
     )
