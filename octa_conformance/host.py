@@ -10,7 +10,9 @@ Example::
         await host.shutdown()
 
 Every wait is bounded by ``HarnessConfig.timeouts``; protocol violations are recorded
-(``host.violations``, ``host.transcript``) rather than raised.
+(``host.violations``, ``host.transcript``) rather than raised. ``host.violations`` is the
+evidence: every violation, never silently capped; the transcript is for display and keeps
+only the beginning and the end of a flood.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from octa_conformance.protocol import (
     Stderr,
     Stdout,
     Violation,
+    ViolationLog,
 )
 from octa_conformance.supervisor import PluginProcess, describe_status
 from octa_conformance.transcript import Transcript
@@ -78,6 +81,15 @@ class UnexpectedReply(HostError):
 
 class MalformedReply(HostError):
     """A command was answered by a frame the host could not decode (Octa: parse error)."""
+
+    def __init__(self, message: str, violation: Violation) -> None:
+        super().__init__(message)
+        self.violation = violation
+
+
+class UndecodableTerminal(HostError):
+    """A running command's terminal frame could not be decoded: Octa drops such a frame,
+    so for Octa the command would never finish."""
 
     def __init__(self, message: str, violation: Violation) -> None:
         super().__init__(message)
@@ -240,6 +252,10 @@ class RunResult:
     exit_code: int | None = None
     error: str | None = None  # the message of a terminal Error or of a refusal
     refused: bool = False  # answered by Error instead of Started
+    # no terminal frame, but one that could not be decoded (Octa would wait forever): what
+    # was wrong with it
+    lost: str | None = None
+    dropped: int = 0  # output frames not kept (a flood beyond MAX_KEPT_FRAMES): not in *_lines
 
     @staticmethod
     def _join(lines: list[str]) -> str:
@@ -276,7 +292,25 @@ class Run:
 
     @property
     def done(self) -> bool:
+        """Whether waiting for this command is over: its terminal frame or refusal arrived,
+        the connection closed, or its terminal frame came but could not be decoded
+        (``lost``). Only ``execution.done`` says that it really ended."""
         return self._done.is_set
+
+    @property
+    def lost(self) -> Violation | None:
+        """The undecodable terminal frame that ended the wait, if no good one came."""
+        ex = self.execution
+        return ex.lost if not ex.done else None
+
+    def _on_lost(self) -> None:
+        self._arrived.set()
+        self._done.set()
+
+    def _lost_error(self) -> UndecodableTerminal:
+        v = self.execution.lost
+        assert v is not None
+        return UndecodableTerminal(f"Execute #{self.index + 1}: {v}", v)
 
     def _on_frame(self, frame: Response) -> None:
         self._arrived.set()
@@ -319,6 +353,8 @@ class Run:
                 f"Execute #{self.index + 1} (id {self.id!r}) got no ExitStatus or Error"
                 f" within {timeout:.1f} s"
             )
+        if self.lost is not None:
+            raise self._lost_error()
         if not self.execution.done:
             raise ConnectionClosed(
                 f"the plugin closed the connection before the terminal frame of Execute"
@@ -333,7 +369,9 @@ class Run:
     def snapshot(self) -> RunResult:
         """The output gathered so far, without waiting."""
         ex = self.execution
-        res = RunResult(ex.id, refused=ex.refused is not None)
+        res = RunResult(ex.id, refused=ex.refused is not None, dropped=ex.dropped)
+        if ex.lost is not None and not ex.done:
+            res.lost = ex.lost.message
         for f in ex.frames:
             if isinstance(f, Stdout):
                 res.stdout_lines.append(f.line)
@@ -425,7 +463,30 @@ class FakeOcta:
 
     @property
     def violations(self) -> list[Violation]:
-        return self.transcript.violations
+        """Every protocol violation so far, in order (a fresh list).
+
+        Nothing is dropped silently: of each kind the first ``KEEP_FIRST`` and the last
+        ``KEEP_LAST`` are listed, and the ones a flood put in between are listed as one
+        :class:`~octa_conformance.protocol.NotKept` of that kind, which says how many. To see
+        what came after a point, use ``violation_log.mark()`` and ``violation_log.since()``.
+        """
+        return self.session.violations.since()
+
+    @property
+    def violation_log(self) -> ViolationLog:
+        """The violation store itself: exact counts per kind, marks, listings since a mark."""
+        return self.session.violations
+
+    @property
+    def executions(self) -> tuple[Execution, ...]:
+        """Every ``Execute`` sent so far, in the order sent, with what the plugin said about
+        it (``id``, ``frames``, ``terminal``, ``refused``)."""
+        return tuple(self.session.executions)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id the plugin named in a ``Started`` so far, in order (repeats included)."""
+        return tuple(self.session.ids)
 
     @property
     def plugin_closed(self) -> bool:
@@ -515,6 +576,11 @@ class FakeOcta:
 
     # --- the protocol -------------------------------------------------------------
 
+    @staticmethod
+    def _or_default(timeout: float | None, default: float) -> float:
+        """``timeout`` unless it is None (0 means: do not wait at all)."""
+        return default if timeout is None else timeout
+
     async def hello(
         self,
         version: str | None = None,
@@ -523,12 +589,14 @@ class FakeOcta:
         timeout: float | None = None,
     ) -> HelloReply:
         """Send ``Hello`` with the target (or given) Octa version; return the reply."""
-        cmd = HelloCommand(version or self.config.octa_version, tuple(features), dict(extra or {}))
-        return await self._request(cmd, HelloReply, timeout or self.timeouts.reply)
+        version = self.config.octa_version if version is None else version
+        cmd = HelloCommand(version, tuple(features), dict(extra or {}))
+        return await self._request(cmd, HelloReply, self._or_default(timeout, self.timeouts.reply))
 
     async def schema(self, timeout: float | None = None) -> SchemaReply:
         """Send ``Schema``; return the reply."""
-        return await self._request(SchemaCommand(), SchemaReply, timeout or self.timeouts.reply)
+        timeout = self._or_default(timeout, self.timeouts.reply)
+        return await self._request(SchemaCommand(), SchemaReply, timeout)
 
     async def handshake(self, version: str | None = None) -> tuple[HelloReply, SchemaReply]:
         """``Hello`` then ``Schema``, as Octa does at start-up."""
@@ -565,9 +633,8 @@ class FakeOcta:
 
     async def shutdown(self, timeout: float | None = None) -> ShutdownReply:
         """Send ``Shutdown``; return the acknowledgement (5 s, as Octa waits)."""
-        return await self._request(
-            ShutdownCommand(), ShutdownReply, timeout or self.timeouts.shutdown_reply
-        )
+        timeout = self._or_default(timeout, self.timeouts.shutdown_reply)
+        return await self._request(ShutdownCommand(), ShutdownReply, timeout)
 
     # --- receiving ----------------------------------------------------------------
 
@@ -580,6 +647,9 @@ class FakeOcta:
         return self._total
 
     def events_since(self, mark: int) -> list[Event]:
+        """The events at or after ``mark`` that are still in the backlog (the last
+        ``EVENT_BACKLOG``: a flood pushes older ones out). For evidence of violations use
+        ``violations``/``violation_log``, which lose none without saying so."""
         first = self._total - len(self._events)
         return list(self._events)[max(0, mark - first) :]
 
@@ -669,6 +739,8 @@ class FakeOcta:
                 self.transcript.received(ev.data)
                 self._fail_waiting_request(ev)
             self.transcript.violation(ev)
+            if ev.id is not None:
+                self._end_lost(ev)
         elif isinstance(ev, Closed):
             self.transcript.note("the plugin closed the connection")
 
@@ -690,6 +762,19 @@ class FakeOcta:
                 )
             )
             fut.exception()  # retrieved by whoever awaits it; none may
+
+    def _end_lost(self, violation: Violation) -> None:
+        """End the wait of the command whose terminal frame ``violation`` is (if it is one):
+        Octa would wait for that command forever, so the host does not wait at all."""
+        ex = self.session.execution_for(violation.id)  # type: ignore[arg-type]
+        if ex is not None and ex.lost is violation:
+            run = self._runs.get(ex.index)
+            if run is not None:
+                run._on_lost()
+            self.transcript.note(
+                f"Execute #{ex.index + 1} (id {ex.id!r}) would never finish for Octa: its"
+                " terminal frame could not be decoded"
+            )
 
     def _finish(self) -> None:
         if not self._closed.done():

@@ -2,6 +2,8 @@
 
 Recording is cheap (a tuple append); formatting happens only when a message is shown.
 The first ``head`` and the last ``tail`` entries are kept; a flood in between is counted.
+The transcript is for display only: the evidence the checks judge by (every violation) is
+kept by the session (``HostSession.violations``), not here.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Entry:
 
 
 class Transcript:
-    """Every frame both ways, with monotonic timestamps, and every violation."""
+    """Every frame both ways and every violation, with monotonic timestamps (bounded)."""
 
     def __init__(self, head: int = 2000, tail: int = 2000, label: str = "") -> None:
         self.t0 = time.monotonic()
@@ -37,7 +39,6 @@ class Transcript:
         self._tail: deque[Entry] = deque(maxlen=tail)
         self._head_max = head
         self.count = 0
-        self.violations: list[Violation] = []
 
     def add(self, direction: str, raw: bytes, item: Any = None) -> None:
         entry = Entry(time.monotonic(), direction, raw, item)
@@ -54,8 +55,6 @@ class Transcript:
         self.add(PLUGIN, raw, frame)
 
     def violation(self, v: Violation) -> None:
-        if len(self.violations) < 1000:
-            self.violations.append(v)
         self.add(NOTE, b"", v)
 
     def note(self, text: str) -> None:

@@ -39,7 +39,7 @@ from octa_conformance.protocol import (
     encode_response,
     parse_object,
 )
-from octa_conformance.protocol.codec import I32_MAX, I32_MIN
+from octa_conformance.protocol.codec import I32_MAX, I32_MIN, named_id, response_from_object
 from octa_conformance.protocol.messages import COMMAND_TYPES, RESPONSE_TYPES
 from octa_conformance.protocol.violations import KEEP_LIMIT, QUOTE_LIMIT, quote
 
@@ -881,3 +881,28 @@ def test_decoding_never_raises(line: bytes, dialect: Dialect) -> None:
             else:
                 again = encode_command(got, dialect)  # type: ignore[arg-type]
                 assert decode_command(again, dialect) == got
+
+
+@pytest.mark.parametrize(
+    ("obj", "ident"),
+    [
+        ({"type": "ExitStatus", "payload": {"id": "a", "code": "0"}}, "a"),
+        ({"type": "ExitStatus", "id": "a", "code": "0"}, "a"),  # dialect 0.2.0
+        ({"type": "Stdout", "payload": {"id": 3}, "id": "b"}, "b"),  # payload.id no string
+        ({"type": "ExitStatus", "payload": ["a"]}, None),
+        ({"type": "ExitStatus", "payload": {"code": 0}}, None),
+        ({"id": None}, None),
+    ],
+)
+def test_named_id_reads_either_dialect(obj: dict[str, Any], ident: str | None) -> None:
+    assert named_id(obj) == ident
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(fuzz_lines(), dialects)
+def test_response_from_object_is_decode_response_after_parse_object(
+    line: bytes, dialect: Dialect
+) -> None:
+    obj = parse_object(line)
+    if isinstance(obj, dict):
+        assert response_from_object(obj, line, dialect) == decode_response(line, dialect)

@@ -20,6 +20,7 @@ from octa_conformance.host import (
     MalformedReply,
     PluginRefused,
     ReplyTimeout,
+    UndecodableTerminal,
     launch,
 )
 from octa_conformance.protocol import (
@@ -27,11 +28,14 @@ from octa_conformance.protocol import (
     ErrorReply,
     HelloReply,
     Kind,
+    NotKept,
     Received,
     Started,
     Stdout,
     Violation,
+    tally,
 )
+from octa_conformance.protocol.violations import KEEP_FIRST, KEEP_LAST
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "octa_plugin_shell.py"
 FAST = HarnessConfig(timeouts=Timeouts().scaled(0.2))
@@ -246,3 +250,136 @@ async def test_bytes_that_arrived_before_the_host_are_not_lost() -> None:
         await host.close()
     finally:
         b.close()
+
+
+# --- a terminal frame that cannot be decoded: judged at once -------------------------
+
+HELLO_REPLY = b'{"type":"Hello","payload":{"version":"0.2.1","features":[]}}\n'
+
+
+def serve_execute(*answer: bytes) -> Script:
+    """A peer that answers Hello, then answers one Execute with ``answer`` and stays."""
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()
+        w.write(HELLO_REPLY)
+        await w.drain()
+        await r.readline()
+        w.write(b'{"type":"Started","payload":{"id":"a"}}\n')
+        for frame in answer:
+            w.write(frame)
+            await w.drain()
+        await r.read()  # keeps the connection open: only the frame can end the wait
+
+    return script
+
+
+@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
+async def test_an_undecodable_terminal_frame_ends_the_wait_with_the_reason(foreign: bool) -> None:
+    script = serve_execute(
+        b'{"type":"Stdout","payload":{"id":"a","line":"hi"}}\n',
+        b'{"type":"ExitStatus","payload":{"id":"a","code":"0"}}\n',
+    )
+    async with scripted(script, foreign=foreign) as host:
+        await host.hello()
+        run = await host.execute("anything")
+        assert await run.started() == "a"
+        # a ReplyTimeout would mean the host waited out the command bound instead
+        with pytest.raises(UndecodableTerminal) as err:
+            await run.result()
+        message = str(err.value)
+        assert message.startswith("Execute #1: [wrong-type] ExitStatus.code must be")
+        assert 'got "0"' in message and "running command 'a' could not be decoded" in message
+        assert "Octa drops this frame, so this command would never finish" in message
+        assert err.value.violation is run.lost and run.done and not run.execution.done
+        assert [type(f) for f in [f async for f in run]] == [Started, Stdout]
+        snap = run.snapshot()
+        assert snap.stdout == "hi" and snap.exit_code is None
+        assert snap.lost is not None and "would never finish" in snap.lost
+        (v,) = host.violations
+        assert v is run.lost and v.kind is Kind.WRONG_TYPE and v.id == "a"
+        notes = [e.item for e in host.transcript.entries if e.direction == "note"]
+        assert any("would never finish for Octa" in str(n) for n in notes)
+
+
+async def test_a_good_terminal_frame_after_an_undecodable_one_still_ends_the_command() -> None:
+    script = serve_execute(
+        b'{"type":"ExitStatus","payload":{"id":"a","code":"0"}}\n'
+        b'{"type":"ExitStatus","payload":{"id":"a","code":0}}\n'
+    )
+    async with scripted(script) as host:
+        await host.hello()
+        result = await host.run("anything")
+        assert result.exit_code == 0 and result.lost is None
+        assert [v.kind for v in host.violations] == [Kind.WRONG_TYPE]
+
+
+async def test_an_undecodable_frame_for_a_running_command_that_is_no_terminal_ends_nothing() -> (
+    None
+):
+    script = serve_execute(b'{"type":"Stdout","payload":{"id":"a","line":7}}\n')
+    async with scripted(script) as host:
+        await host.hello()
+        run = await host.execute("anything")
+        await run.started()
+        await host.wait_for(lambda e: isinstance(e, Violation))
+        assert not run.done and run.lost is None
+        with pytest.raises(ReplyTimeout):
+            await run.wait(timeout=0)
+
+
+# --- the violation store through the host -------------------------------------------
+
+
+async def test_a_flood_of_violations_is_counted_never_silently_dropped() -> None:
+    n = KEEP_FIRST + KEEP_LAST + 2000
+    flood = b"".join(
+        b'{"type":"Stdout","payload":{"id":"ghost","line":"%d"}}\n' % i for i in range(n)
+    )
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()
+        w.write(flood + HELLO_REPLY)
+        await w.drain()
+        await r.read()
+
+    async with scripted(script) as host:
+        await host.hello()
+        listing = host.violations
+        assert len(listing) == KEEP_FIRST + 1 + KEEP_LAST
+        (marker,) = [v for v in listing if isinstance(v, NotKept)]
+        assert marker.kind is Kind.UNKNOWN_ID and marker.count == 2000
+        assert tally(listing) == n == host.violation_log.count(Kind.UNKNOWN_ID)
+        assert f"2000 more violations of this kind not kept ({n} in all" in str(marker)
+        # the transcript is for display: it keeps less, and says how much it left out
+        assert host.transcript.dropped > 0
+        mark = host.violation_log.mark()
+        assert host.violation_log.since(mark) == []
+
+
+# --- small public API ----------------------------------------------------------------
+
+
+async def test_executions_and_ids_are_public_and_read_only() -> None:
+    script = serve_execute(b'{"type":"ExitStatus","payload":{"id":"a","code":0}}\n')
+    async with scripted(script) as host:
+        await host.hello()
+        assert host.executions == () and host.ids == ()
+        result = await host.run("anything")
+        (ex,) = host.executions
+        assert ex.id == result.id == "a" and ex.command.params == "anything"
+        assert host.ids == ("a",)
+        assert isinstance(host.executions, tuple) and isinstance(host.ids, tuple)
+
+
+async def test_a_timeout_of_zero_means_do_not_wait() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.read()  # never answers
+
+    async with scripted(script) as host:
+        with pytest.raises(ReplyTimeout, match=r"no reply to Hello within 0\.0 s"):
+            await host.hello(timeout=0)
+        with pytest.raises(ReplyTimeout, match=r"no reply to Schema within 0\.0 s"):
+            await host.schema(timeout=0)
+        with pytest.raises(ReplyTimeout, match=r"no reply to Shutdown within 0\.0 s"):
+            await host.shutdown(timeout=0)

@@ -139,6 +139,31 @@ ZOO = [
         slow=True,
     ),
     Hostile(
+        "stray_flood.py",
+        (*LAUNCH, "execute.nothing-after-terminal"),
+        {"execute.nothing-after-terminal": ("stray-flood", "no started")},
+        passes=frozenset({"launch.listens", "handshake.hello-reply"}),
+        timeout_scale=3.0,  # as for frame_flood: parsing the flood is not what is tested
+        slow=True,
+    ),
+    Hostile(
+        "string_exit_code.py",
+        (),  # the whole catalogue: every check that runs a command is judged at once
+        {
+            cid: ("exitstatus.code must be", "octa drops this frame", "would never finish")
+            for cid in (
+                "version.compatible-host-accepted",
+                "execute.exit-code",
+                "execute.stdout-delivered",
+                "execute.frames-well-formed",
+                "concurrency.distinct-ids",
+                "shutdown.after-work",
+            )
+        },
+        passes=frozenset({"launch.listens", "handshake.hello-reply", "shutdown.acknowledged"}),
+        slow=True,  # a full run (it took over 10 minutes when each check waited its bound)
+    ),
+    Hostile(
         "stdio_flood.py",
         (*LAUNCH, "execute.stdout-delivered"),
         {},  # Octa drains the pipes too: the noise is not a protocol failure

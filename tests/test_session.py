@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -21,6 +22,7 @@ from octa_conformance.protocol import (
     HelloReply,
     HostSession,
     Kind,
+    NotKept,
     RawLine,
     Received,
     Response,
@@ -32,10 +34,13 @@ from octa_conformance.protocol import (
     Stderr,
     Stdout,
     Violation,
+    ViolationLog,
     encode_command,
     encode_response,
+    tally,
 )
 from octa_conformance.protocol import session as session_module
+from octa_conformance.protocol.violations import KEEP_FIRST, KEEP_LAST
 
 DIALECTS = [Dialect.V0_2_0, Dialect.V0_2_1]
 
@@ -802,3 +807,187 @@ def test_error_for_finished_id_is_not_taken_as_a_refusal(dialect: Dialect) -> No
     assert s.executions[1].refused is None and len(s.pending) == 1
     feed(s, Started("b"))
     assert s.executions[1].id == "b"
+
+
+# --- the violation store: every violation is evidence -----------------------------------
+
+
+def stray(n: int, kind: Kind = Kind.UNKNOWN_ID) -> Violation:
+    return Violation.of(kind, f"stray frame {n}", b"x%d" % n)
+
+
+def test_the_log_keeps_every_violation_up_to_its_bound_in_order() -> None:
+    log = ViolationLog(first=5, last=2)
+    added = [stray(i, kind) for i, kind in enumerate([Kind.UNKNOWN_ID, Kind.EMPTY_ID] * 5)]
+    for v in added:
+        log.add(v)
+    assert log.since() == added  # 5 of each kind: all kept
+    assert log.count() == 10 and log.count(Kind.EMPTY_ID) == 5 and log.not_kept() == 0
+
+
+def test_a_flood_keeps_the_first_and_the_last_and_counts_the_rest() -> None:
+    log = ViolationLog(first=3, last=2)
+    log.add(stray(0, Kind.EMPTY_ID))
+    flood = [stray(i) for i in range(1, 11)]  # 10 unknown-id violations
+    for v in flood:
+        log.add(v)
+    log.add(stray(11, Kind.EMPTY_ID))
+    listing = log.since()
+    marker = listing[4]
+    assert listing[:4] == [stray(0, Kind.EMPTY_ID), *flood[:3]]
+    assert isinstance(marker, NotKept) and marker.kind is Kind.UNKNOWN_ID
+    assert listing[5:] == [*flood[-2:], stray(11, Kind.EMPTY_ID)]
+    assert marker.count == 5 == log.not_kept(Kind.UNKNOWN_ID)
+    assert str(marker).startswith("[unknown-id] 5 more violations of this kind not kept")
+    assert "(10 in all" in str(marker)
+    # a check that looks for the kind sees the marker, and can say how many there were
+    seen = [v for v in listing if v.kind is Kind.UNKNOWN_ID]
+    assert tally(seen) == 10 == log.count(Kind.UNKNOWN_ID)
+    assert tally(listing) == log.count() == 12
+
+
+def test_the_log_stays_bounded_under_a_flood() -> None:
+    log = ViolationLog(first=50, last=10)
+    for i in range(100_000):
+        log.add(stray(i, Kind.UNKNOWN_ID if i % 3 else Kind.FRAME_AFTER_TERMINAL))
+    listing = log.since()
+    assert len(listing) == 2 * (50 + 10 + 1)  # two kinds: first, marker, last
+    assert tally(listing) == log.count() == 100_000
+    kept = sum(len(q) for q in log._first.values()) + sum(len(q) for q in log._last.values())
+    assert kept == 2 * (50 + 10)  # what it holds, whatever the flood
+    assert log.count(Kind.FRAME_AFTER_TERMINAL) == 33_334
+
+
+def test_since_a_mark_lists_exactly_what_came_after_it() -> None:
+    log = ViolationLog(first=3, last=2)
+    for i in range(4):
+        log.add(stray(i))
+    mark = log.mark()
+    for i in range(4, 20):
+        log.add(stray(i))
+    log.add(stray(20, Kind.EMPTY_ID))
+    after = log.since(mark)
+    assert tally(after) == 17
+    (marker,) = [v for v in after if isinstance(v, NotKept)]
+    assert marker.count == 14  # violations 4..17: kept were 0-2 (first) and 18-19 (last)
+    assert after == [marker, stray(18), stray(19), stray(20, Kind.EMPTY_ID)]
+    assert log.since(log.mark()) == []
+    empty = ViolationLog()
+    assert empty.since() == [] and empty.count() == 0
+
+
+def test_a_log_that_keeps_no_latest_still_counts() -> None:
+    log = ViolationLog(first=1, last=0)
+    for i in range(4):
+        log.add(stray(i))
+    listing = log.since()
+    assert listing[0] == stray(0) and isinstance(listing[1], NotKept)
+    assert tally(listing) == 4 and len(listing) == 2
+
+
+def test_the_session_logs_every_violation_it_reports(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    events = s.receive_data(b"garbage\n" + wire(s, *(Stdout("ghost", str(i)) for i in range(3))))
+    events += s.receive_eof()
+    assert s.violations.since() == violations(events)
+    assert s.violations.count(Kind.UNKNOWN_ID) == 3
+
+
+def test_a_flood_of_violations_through_the_session_is_counted(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    n = KEEP_FIRST + KEEP_LAST + 500
+    events = feed(s, *(Stdout("ghost", str(i)) for i in range(n)))
+    assert len(violations(events)) == n  # every one is reported as an event
+    listing = s.violations.since()
+    assert len(listing) == KEEP_FIRST + 1 + KEEP_LAST
+    (marker,) = [v for v in listing if isinstance(v, NotKept)]
+    assert marker.count == 500 and tally(listing) == n == s.violations.count()
+    assert listing[-1].frame == Stdout("ghost", str(n - 1))
+
+
+# --- a terminal frame that cannot be decoded ends nothing, and is named -----------------
+
+
+def raw_frame(dialect: Dialect, type_: str, **fields: object) -> bytes:
+    """A frame as the plugin wrote it (any field values) in ``dialect``."""
+    obj = {"type": type_, "payload": fields} if dialect.adjacent else {"type": type_, **fields}
+    return json.dumps(obj).encode() + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("type_", "fields", "kind"),
+    [
+        ("ExitStatus", {"code": "0"}, Kind.WRONG_TYPE),
+        ("ExitStatus", {"code": 2**31}, Kind.WRONG_TYPE),
+        ("ExitStatus", {}, Kind.MISSING_FIELD),
+        ("Error", {"message": 3}, Kind.WRONG_TYPE),
+        ("exitstatus", {"code": 0}, Kind.UNKNOWN_TYPE),
+    ],
+)
+def test_an_undecodable_terminal_frame_of_a_running_command_is_lost(
+    dialect: Dialect, type_: str, fields: dict[str, object], kind: Kind
+) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    start(s, "b")
+    events = s.receive_data(raw_frame(dialect, type_, id="a", **fields))
+    (v,) = violations(events)
+    assert v.kind is kind and v.id == "a" and v.frame is None
+    assert "for the running command 'a' could not be decoded" in v.message
+    assert "Octa drops this frame, so this command would never finish" in v.message
+    a, b = s.executions
+    assert a.lost is v and not a.done and a.terminal is None
+    assert b.lost is None
+    # Octa would still take a good terminal frame that follows: so does the session
+    one(feed(s, ExitStatus("a", 0)))
+    assert a.done and a.terminal == ExitStatus("a", 0) and a.lost is v
+
+
+def test_the_other_dialects_terminal_frame_is_lost_too(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    other = Dialect.V0_2_0 if dialect is Dialect.V0_2_1 else Dialect.V0_2_1
+    (v,) = violations(s.receive_data(encode_response(ExitStatus("a", 0), other)))
+    assert v.kind is Kind.WRONG_DIALECT and v.id == "a"
+    assert s.executions[0].lost is v
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (("Stdout", {"id": "a", "line": 1}), "not a terminal frame"),
+        (("ExitStatus", {"id": "ghost", "code": "0"}), "no running command has that id"),
+        (("ExitStatus", {"id": 7, "code": "0"}), "the id is no string"),
+        (("ExitStatus", {"code": "0"}), "no id at all"),
+    ],
+)
+def test_other_undecodable_frames_end_nothing(
+    dialect: Dialect, frame: tuple[str, dict[str, object]], why: str
+) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    type_, fields = frame
+    (v,) = violations(s.receive_data(raw_frame(dialect, type_, **fields)))
+    assert s.executions[0].lost is None, why
+    assert "would never finish" not in v.message
+    assert v.id == (fields["id"] if isinstance(fields.get("id"), str) else None)
+
+
+def test_a_finished_commands_undecodable_terminal_frame_is_not_lost(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    one(feed(s, ExitStatus("a", 0)))
+    (v,) = violations(s.receive_data(raw_frame(dialect, "ExitStatus", id="a", code="1")))
+    assert v.id == "a" and "would never finish" not in v.message
+    assert s.executions[0].lost is None
+
+
+def test_only_the_first_undecodable_terminal_frame_is_the_lost_one(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")
+    bad = raw_frame(dialect, "ExitStatus", id="a", code="0")
+    first, second = violations(s.receive_data(bad + bad))
+    assert s.executions[0].lost is first
+    assert "would never finish" not in second.message

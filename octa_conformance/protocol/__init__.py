@@ -34,7 +34,15 @@ from octa_conformance.protocol.session import (
     RawLine,
     Received,
 )
-from octa_conformance.protocol.violations import DECODE_KINDS, Kind, Violation
+from octa_conformance.protocol.violations import (
+    DECODE_KINDS,
+    Kind,
+    NotKept,
+    Violation,
+    ViolationLog,
+    ViolationMark,
+    tally,
+)
 
 __all__ = [
     "DECODE_KINDS",
@@ -51,6 +59,7 @@ __all__ = [
     "HostSession",
     "Kind",
     "LineFramer",
+    "NotKept",
     "RawLine",
     "Received",
     "Response",
@@ -62,10 +71,13 @@ __all__ = [
     "Stderr",
     "Stdout",
     "Violation",
+    "ViolationLog",
+    "ViolationMark",
     "decode_command",
     "decode_response",
     "detect_dialect",
     "encode_command",
     "encode_response",
     "parse_object",
+    "tally",
 ]

@@ -298,6 +298,23 @@ def decode_response(line: bytes, dialect: Dialect = Dialect.V0_2_1) -> Response 
     obj = parse_object(line)
     if type(obj) is not dict:
         return obj  # type: ignore[return-value]
+    return response_from_object(obj, line, dialect)
+
+
+def named_id(obj: dict[str, Any]) -> str | None:
+    """The execution id a response object names, read in either dialect (``payload.id``
+    or ``id`` beside ``type``), whether or not the frame decodes; None if it names none."""
+    payload = obj.get("payload")
+    if type(payload) is dict and type(payload.get("id")) is str:
+        return payload["id"]  # type: ignore[no-any-return]
+    ident = obj.get("id")
+    return ident if type(ident) is str else None
+
+
+def response_from_object(
+    obj: dict[str, Any], line: bytes, dialect: Dialect = Dialect.V0_2_1
+) -> Response | Violation:
+    """Decode a parsed JSON object (from ``line``, quoted in violations) as a response."""
     name = _type_of(obj, RESPONSE_TYPES, line)
     if type(name) is not str:
         return name  # type: ignore[return-value]

@@ -3,17 +3,24 @@
 Like h11: ``send(command)`` gives the bytes to write, ``receive_data(bytes)`` gives the
 events they produce. Nothing here reads a socket or waits. The session pairs the k-th
 ``Started`` with the k-th ``Execute``, routes frames by id, and reports every deviation
-from the protocol as a :class:`Violation` event instead of raising.
+from the protocol as a :class:`Violation` event instead of raising; it also keeps every
+violation in ``violations`` (a :class:`ViolationLog`), the evidence the checks judge by.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from octa_conformance.config import DEFAULT_MAX_FRAME
-from octa_conformance.protocol.codec import decode_response, encode_command
+from octa_conformance.protocol.codec import (
+    encode_command,
+    named_id,
+    parse_object,
+    response_from_object,
+)
 from octa_conformance.protocol.dialect import Dialect
 from octa_conformance.protocol.framing import LineFramer
 from octa_conformance.protocol.messages import (
@@ -31,9 +38,11 @@ from octa_conformance.protocol.messages import (
     ShutdownReply,
     Started,
 )
-from octa_conformance.protocol.violations import Kind, Violation
+from octa_conformance.protocol.violations import Kind, Violation, ViolationLog
 
 MAX_KEPT_FRAMES = 200_000  # output frames kept per execution; a flood beyond is counted
+# The type names of terminal frames, compared case-insensitively when the frame does not decode.
+TERMINAL_NAMES = frozenset({"exitstatus", "error"})
 
 # Which response type directly answers which command type.
 REPLY_TO: dict[type, type] = {
@@ -75,6 +84,9 @@ class Execution:
     terminal: ExitStatus | ErrorReply | None = None
     refused: ErrorReply | None = None  # answered by Error instead of Started
     dropped: int = 0  # output frames not kept (beyond MAX_KEPT_FRAMES)
+    # The first terminal frame for this running execution that could not be decoded: Octa
+    # drops it, so (unless a good terminal frame follows) the command never ends for Octa.
+    lost: Violation | None = None
 
     @property
     def done(self) -> bool:
@@ -113,6 +125,7 @@ class HostSession:
         self.hello_sent = False
         self.shutdown_acked = False
         self.closed = False
+        self.violations = ViolationLog()  # every violation reported, for the checks
         self._by_id: dict[str, list[Execution]] = {}
         self._raw_tail = b""  # the start of a raw line not yet ended by a newline
         self._long_line_reported = False  # the line being skipped was reported already
@@ -169,6 +182,14 @@ class HostSession:
                 head,
             )
             events.append(Violation(v.kind, v.message, v.data, size))
+        return self._logged(events)
+
+    def _logged(self, events: list[Event]) -> list[Event]:
+        """Record the violations among ``events`` in ``self.violations``; return ``events``."""
+        log = self.violations
+        for ev in events:
+            if isinstance(ev, Violation):
+                log.add(ev)
         return events
 
     def _reported_early(self, item: bytes | Violation) -> bool:
@@ -192,7 +213,7 @@ class HostSession:
                 self._handle(item, events)
         self.closed = True
         events.append(Closed())
-        return events
+        return self._logged(events)
 
     def execution_for(self, ident: str) -> Execution | None:
         """The oldest unfinished execution named ``ident``, if any."""
@@ -212,9 +233,13 @@ class HostSession:
         if isinstance(item, Violation):
             events.append(item)
             return
-        frame = decode_response(item, self.dialect)
+        obj = parse_object(item)
+        if type(obj) is not dict:
+            events.append(obj)  # type: ignore[arg-type]
+            return
+        frame = response_from_object(obj, item, self.dialect)
         if isinstance(frame, Violation):
-            events.append(frame)
+            events.append(self._undecodable(frame, obj))
             return
         if self.shutdown_acked:
             events.append(
@@ -243,6 +268,34 @@ class HostSession:
             events.extend(self._on_output(frame, item))
         else:
             events.extend(self._on_reply(frame, item))
+
+    def _undecodable(self, v: Violation, obj: dict[str, object]) -> Violation:
+        """A frame that parsed as JSON but not as a response: note the id it names.
+
+        If it is a terminal frame (by its type name) of a running execution, that execution
+        is ``lost``: Octa turns a frame it cannot parse into ``Error{id:"parse_error"}``,
+        which matches no command, so the command it was meant to end never ends.
+        """
+        ident = named_id(obj)
+        if ident is None:
+            return v
+        ex = self.execution_for(ident)
+        name = obj.get("type")
+        if (
+            ex is None
+            or ex.lost is not None
+            or type(name) is not str
+            or name.lower() not in TERMINAL_NAMES
+        ):
+            return dataclasses.replace(v, id=ident)
+        v = dataclasses.replace(
+            v,
+            message=f"{v.message}; this {name} frame for the running command {ident!r} could"
+            " not be decoded: Octa drops this frame, so this command would never finish",
+            id=ident,
+        )
+        ex.lost = v
+        return v
 
     @staticmethod
     def _violation(kind: Kind, message: str, raw: bytes, frame: Response) -> Violation:

@@ -1,17 +1,23 @@
 """Violations: what the sans-IO layer reports instead of raising.
 
 Every violation says what was wrong in one sentence and keeps (a bounded copy of) the
-bytes that were wrong, so a failure message can quote them.
+bytes that were wrong, so a failure message can quote them. A :class:`ViolationLog` keeps
+them all for the checks, with memory bounded against a flooding plugin: what it does not
+keep, it counts, and says so where the kept ones are read.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 QUOTE_LIMIT = 200  # bytes of the offending data shown in messages
 KEEP_LIMIT = 4096  # bytes of the offending data kept at all
+KEEP_FIRST = 1000  # violations of each kind kept whole, from the first on
+KEEP_LAST = 100  # and the latest of each kind once a flood went past KEEP_FIRST
 
 
 class Kind(str, enum.Enum):
@@ -77,7 +83,8 @@ class Violation:
 
     ``data`` holds at most ``KEEP_LIMIT`` bytes of the offending input (``size`` is the
     full length); ``frame`` is the decoded message when the bytes were well-formed but
-    the session did not expect them.
+    the session did not expect them; ``id`` is the execution id that a frame which could
+    not be decoded names (best effort: read from the JSON object, in either dialect).
     """
 
     kind: Kind
@@ -85,6 +92,7 @@ class Violation:
     data: bytes = b""
     size: int = 0
     frame: Any = None
+    id: str | None = None
 
     @classmethod
     def of(cls, kind: Kind, message: str, data: bytes = b"", frame: Any = None) -> Violation:
@@ -98,3 +106,118 @@ class Violation:
             shown = quote(self.data) if len(self.data) <= QUOTE_LIMIT else shown
             shown = shown.split(" ... (")[0] + f" ... ({self.size} bytes in all)"
         return f"[{self.kind.value}] {self.message}: {shown}"
+
+
+@dataclass(frozen=True)
+class NotKept(Violation):
+    """Stands, in a :class:`ViolationLog`'s listing, for ``count`` violations of ``kind``
+    that happened but were not kept (a flood past ``KEEP_FIRST`` of one kind).
+
+    It is a :class:`Violation` of that kind, so a check that looks for a kind sees it; it
+    has no ``data``, ``frame`` or ``id``: whatever those were, they are gone.
+    """
+
+    count: int = 0
+
+
+def tally(violations: Iterable[Violation]) -> int:
+    """How many violations a listing stands for: a :class:`NotKept` counts for as many as
+    it replaced."""
+    return sum(v.count if isinstance(v, NotKept) else 1 for v in violations)
+
+
+@dataclass(frozen=True)
+class ViolationMark:
+    """A point in a :class:`ViolationLog` (``ViolationLog.mark()``), for ``since()``."""
+
+    total: int
+    counts: tuple[tuple[Kind, int], ...]
+
+
+class ViolationLog:
+    """Every violation of a session, in order, in bounded memory.
+
+    Of each kind, the first ``first`` violations and the latest ``last`` are kept whole;
+    the ones in between (only a flooding plugin gets there) are counted. Listings
+    (:meth:`since`) put one :class:`NotKept` in their place, so whoever reads them sees
+    that there were more, and how many: no reader ever sees fewer violations than happened
+    without being told. :meth:`count` gives exact numbers per kind.
+    """
+
+    def __init__(self, first: int = KEEP_FIRST, last: int = KEEP_LAST) -> None:
+        self.first = first
+        self.last = last
+        self.total = 0  # every violation added, kept or not
+        self._counts: dict[Kind, int] = {}
+        self._first: dict[Kind, list[tuple[int, Violation]]] = {}
+        self._last: dict[Kind, deque[tuple[int, Violation]]] = {}
+        self._not_kept: dict[Kind, int] = {}
+        self._last_not_kept: dict[Kind, int] = {}  # seq of the latest violation not kept
+        self._listing: list[Violation] | None = None  # since() from the start, cached
+
+    def add(self, v: Violation) -> None:
+        """Record ``v`` (kept, or counted if its kind has flooded)."""
+        seq = self.total
+        self.total += 1
+        kind = v.kind
+        self._counts[kind] = self._counts.get(kind, 0) + 1
+        self._listing = None
+        head = self._first.setdefault(kind, [])
+        if len(head) < self.first:
+            head.append((seq, v))
+            return
+        tail = self._last.get(kind)
+        if tail is None:
+            tail = self._last[kind] = deque(maxlen=self.last)
+        if len(tail) == tail.maxlen:
+            dropped = tail[0][0] if tail else seq
+            self._not_kept[kind] = self._not_kept.get(kind, 0) + 1
+            self._last_not_kept[kind] = dropped
+        if tail.maxlen:
+            tail.append((seq, v))
+
+    def count(self, kind: Kind | None = None) -> int:
+        """How many violations (of ``kind``) happened, kept or not."""
+        return self.total if kind is None else self._counts.get(kind, 0)
+
+    def not_kept(self, kind: Kind | None = None) -> int:
+        """How many violations (of ``kind``) were counted but not kept."""
+        if kind is None:
+            return sum(self._not_kept.values())
+        return self._not_kept.get(kind, 0)
+
+    def mark(self) -> ViolationMark:
+        """The current point of the log: ``since(mark)`` later lists what came after it."""
+        return ViolationMark(self.total, tuple(self._counts.items()))
+
+    def since(self, mark: ViolationMark | None = None) -> list[Violation]:
+        """The violations after ``mark`` (None: all), in order, each kind's violations
+        that were not kept replaced by one :class:`NotKept` that says how many."""
+        if mark is None and self._listing is not None:
+            return list(self._listing)
+        start = 0 if mark is None else mark.total
+        before = dict(mark.counts) if mark is not None else {}
+        keyed: list[tuple[float, Violation]] = []
+        for kind, head in self._first.items():
+            kept = [(float(s), v) for s, v in head if s >= start]
+            kept += [(float(s), v) for s, v in self._last.get(kind, ()) if s >= start]
+            keyed += kept
+            gone = self._counts[kind] - before.get(kind, 0) - len(kept)
+            if gone > 0:
+                # the violations not kept come after the kept first ones and before the
+                # kept latest ones: the marker stands where the last of them was
+                keyed.append((self._last_not_kept[kind] + 0.5, self._marker(kind, gone)))
+        keyed.sort(key=lambda item: item[0])
+        listing = [v for _, v in keyed]
+        if mark is None:
+            self._listing = listing
+            return list(listing)
+        return listing
+
+    def _marker(self, kind: Kind, count: int) -> NotKept:
+        message = (
+            f"{count} more violation{'s' if count != 1 else ''} of this kind not kept"
+            f" ({self._counts[kind]} in all, a flood: of each kind the first {self.first}"
+            f" and the last {self.last} are kept)"
+        )
+        return NotKept(kind, message, count=count)
