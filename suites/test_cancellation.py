@@ -43,6 +43,13 @@ SIGNAL_BOUND = 2.0  # seconds, from the catalogue: terminal frame and exit after
 # --- helpers -------------------------------------------------------------------------
 
 
+async def ready_to_sleep(octa: CheckContext) -> FakeOcta:
+    """A fresh plugin, handshaken; the check is skipped before any process is started if
+    the ``sleep`` probe is not configured."""
+    octa.probe("sleep", seconds=SLEEP_SECONDS)
+    return await octa.ready()
+
+
 async def start_sleep(octa: CheckContext, host: FakeOcta) -> Run:
     """Execute probe ``sleep`` (30 s) and wait for its ``Started``."""
     run = await host.execute(octa.probe("sleep", seconds=SLEEP_SECONDS), dir=str(octa.scratch()))
@@ -122,7 +129,7 @@ async def test_shutdown_cancels_running(octa: CheckContext) -> None:
     written after the acknowledgement is never read, and a plugin that waits for the
     commands to end on their own (30 s here) is past Octa's 5 s.
     """
-    host = await octa.ready()
+    host = await ready_to_sleep(octa)
     runs = [await start_sleep(octa, host) for _ in range(2)]
     mark = host.mark()
     bound = octa.timeouts.shutdown_reply
@@ -179,7 +186,7 @@ async def test_no_orphans(octa: CheckContext) -> None:
     """After a ``Shutdown`` that cancelled a running command, no process the command started
     is still alive (once the plugin had its 1 s to exit), wherever it moved in the tree.
     """
-    host = await octa.ready()
+    host = await ready_to_sleep(octa)
     process, baseline, started = await start_watched_sleep(octa, host)
     if not started:
         octa.note("no child process was seen for the sleep command (runs commands in-process?)")
@@ -204,7 +211,7 @@ async def test_no_orphans(octa: CheckContext) -> None:
 
 
 async def _signal_check(octa: CheckContext, sig: signal.Signals) -> None:
-    host = await octa.ready()
+    host = await ready_to_sleep(octa)
     process = host.process
     assert process is not None
     run = await start_sleep(octa, host)
@@ -258,7 +265,7 @@ async def test_eof(octa: CheckContext) -> None:
     "Shut down" here means: told ``Shutdown`` on a new connection if it still listens,
     otherwise left to exit by itself.
     """
-    host = await octa.ready()
+    host = await ready_to_sleep(octa)
     process, baseline, started = await start_watched_sleep(octa, host)
     await host.close()
 
@@ -319,10 +326,11 @@ async def test_eof(octa: CheckContext) -> None:
 async def test_abandoned_command(octa: CheckContext) -> None:
     """The host stops caring about one command (Octa's own Ctrl-C sends nothing for it) while
     another command runs: the other command still completes normally."""
-    host = await octa.ready()
-    await start_sleep(octa, host)  # abandoned: the host never looks at it again
     text = "still served after an abandoned command"
-    run = await host.execute(octa.probe("echo", text=text), dir=str(octa.scratch()))
+    echo = octa.probe("echo", text=text)
+    host = await ready_to_sleep(octa)
+    await start_sleep(octa, host)  # abandoned: the host never looks at it again
+    run = await host.execute(echo, dir=str(octa.scratch()))
     bound = octa.timeouts.reply
     try:
         await run.started(timeout=bound)
@@ -343,7 +351,7 @@ async def test_abandoned_command(octa: CheckContext) -> None:
 async def test_exit_code(octa: CheckContext) -> None:
     """A command cancelled by ``Shutdown`` reports a non-zero ``ExitStatus`` (the SDK uses -1)
     or an ``Error``: a zero would tell Octa the interrupted task succeeded."""
-    host = await octa.ready()
+    host = await ready_to_sleep(octa)
     run = await start_sleep(octa, host)
     with contextlib.suppress(HostError):  # ordering and timing are other checks' business
         await host.shutdown()
