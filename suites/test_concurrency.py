@@ -10,6 +10,10 @@ only by order: **the k-th ``Started`` answers the k-th ``Execute``**. So ``Start
 come in ``Execute`` order, every output frame must carry the id of the command that printed
 it, and an id must never be reused within a session (not even after its command ended:
 a late frame would be attributed to the wrong command).
+
+The id checks need no probe: they send the *opaque command* (the ``noop`` probe if
+configured, else empty ``params``) and accept any ending for it. A plugin that names every
+command with the same constant id fails them whatever its command language.
 """
 
 from __future__ import annotations
@@ -23,17 +27,29 @@ from hypothesis import strategies as st
 
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
-from octa_conformance.host import FakeOcta, Run, RunResult
+from octa_conformance.host import FakeOcta, PluginRefused, Run, RunResult
 from octa_conformance.protocol import Kind
+from octa_conformance.suite_helpers import describe_opaque, opaque_refused
 from octa_conformance.wording import describe_ending, short
 
 # --- helpers --------------------------------------------------------------------------
 
 
-async def _all_results(runs: list[Run], octa: CheckContext) -> list[RunResult]:
-    """Wait for every Started (in order) and then every terminal frame."""
+async def _all_results(
+    runs: list[Run], octa: CheckContext, opaque: str | None = None
+) -> list[RunResult]:
+    """Wait for every Started (in order) and then every terminal frame.
+
+    ``opaque``: the runs are opaque commands so described; a refusal of one is judged by
+    ``opaque_refused`` (it may only mean that the plugin does not run that command).
+    """
     for run in runs:
-        await run.started()
+        try:
+            await run.started()
+        except PluginRefused as e:
+            if opaque is None:
+                raise
+            opaque_refused(octa, f"{opaque} (Execute #{run.index + 1})", e.error)
     return [await run.result(octa.timeouts.command) for run in runs]
 
 
@@ -44,13 +60,14 @@ async def _all_results(runs: list[Run], octa: CheckContext) -> list[RunResult]:
 async def test_distinct_ids(octa: CheckContext) -> None:
     """64 ``Execute``s written back to back on one connection get 64 distinct ids.
 
-    The commands are identical on purpose: Octa may well run the same command twice.
+    The commands are identical on purpose (Octa may well run the same command twice): the
+    opaque command, so that this runs on every plugin.
     """
     count = 64
-    params = octa.probe("echo", text="same command")
+    params = octa.opaque()
     host = await octa.ready()
     runs = [await host.execute(params) for _ in range(count)]  # no waiting in between
-    await _all_results(runs, octa)
+    await _all_results(runs, octa, describe_opaque(octa))
     by_id: dict[str, list[int]] = collections.defaultdict(list)
     for run in runs:
         by_id[run.id or ""].append(run.index + 1)
@@ -187,9 +204,15 @@ class _Session:
     def __init__(self, octa: CheckContext, host: FakeOcta) -> None:
         self.octa = octa
         self.host = host
+        self.echo = octa.has_probe("echo")
+        self.opaque = None if self.echo else describe_opaque(octa)
         self.first_seen: dict[str, tuple[int, int]] = {}  # id -> (Execute #, example #)
         self.examples = 0
         self.outcomes: dict[str, BaseException | None] = {}
+
+    def params(self, text: str) -> str:
+        """The echo probe of ``text`` if configured, else the opaque command."""
+        return self.octa.probe("echo", text=text) if self.echo else self.octa.opaque()
 
     async def run(self, schedule: list[tuple[list[str], str]]) -> None:
         """Run one schedule on the shared session; fail if an id is ever reused."""
@@ -198,16 +221,16 @@ class _Session:
         inflight: list[Run] = []
         for texts, mode in schedule:
             for text in texts:
-                run = await self.host.execute(self.octa.probe("echo", text=text))
+                run = await self.host.execute(self.params(text))
                 runs.append(run)
                 inflight.append(run)
                 if mode == "one by one":
-                    await _all_results(inflight, self.octa)
+                    await _all_results(inflight, self.octa, self.opaque)
                     inflight = []
             if mode == "together":
-                await _all_results(inflight, self.octa)
+                await _all_results(inflight, self.octa, self.opaque)
                 inflight = []
-        await _all_results(inflight, self.octa)
+        await _all_results(inflight, self.octa, self.opaque)
         for run in runs:
             n = run.index + 1
             if not run.id:
@@ -232,12 +255,12 @@ async def test_ids_unique_session(octa: CheckContext) -> None:
     """Property test: across a session of many sequential and overlapping commands, no id
     is ever reused.
 
-    Hypothesis draws schedules (batches of 1-8 ``echo`` commands, run one by one, together,
-    or left running while the next batch is sent); all of them run in ONE session of one
-    plugin process, at most 220 commands in all. The failure names the schedule that was
-    running and the earlier command that first had the id.
+    Hypothesis draws schedules (batches of 1-8 commands, run one by one, together, or left
+    running while the next batch is sent); all of them run in ONE session of one plugin
+    process, at most 220 commands in all. The commands are ``echo`` probes of a few texts if
+    that probe is configured, else the opaque command. The failure names the schedule that
+    was running and the earlier command that first had the id.
     """
-    octa.probe("echo", text="")  # skips the check now if there is no echo probe
     host = await octa.ready()
     session = _Session(octa, host)
     loop = asyncio.get_running_loop()
@@ -261,7 +284,7 @@ async def test_ids_unique_session(octa: CheckContext) -> None:
             if error is not None:
                 raise error
             return
-        if len(host.session.executions) + sum(len(t) for t, _ in schedule) > MAX_COMMANDS:
+        if len(host.runs) + sum(len(t) for t, _ in schedule) > MAX_COMMANDS:
             session.outcomes[key] = None
             return  # the session's command budget is spent
         try:  # every wait inside is bounded by octa.timeouts
@@ -272,4 +295,4 @@ async def test_ids_unique_session(octa: CheckContext) -> None:
         session.outcomes[key] = None
 
     await asyncio.to_thread(property_no_id_reused)
-    octa.note(f"{len(host.session.executions)} commands in {session.examples} schedules")
+    octa.note(f"{len(host.runs)} commands in {session.examples} schedules")

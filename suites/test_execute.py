@@ -14,8 +14,13 @@ The command itself must see the ``dir`` and ``envs`` it was given, must not run 
 when it is non-ASCII or very large: every frame is one UTF-8 JSON object on one
 ``\\n``-terminated line, however long.
 
-These checks drive the plugin with *probes* (``echo``, ``stderr``, ``fail``, ``lines``,
-``touch``, ``pwd``, ``env``): command templates for the plugin's command language.
+The checks whose subject is the protocol itself (``Started`` first, one terminal frame,
+nothing after it, well-formed frames, big frames) run on every plugin: they send an
+*opaque command* (the ``noop`` probe if configured, else empty ``params``) and accept any
+ending for it, ``ExitStatus`` with any code or ``Error``. The checks that must observe what
+a command did use *probes* (``echo``, ``stderr``, ``fail``, ``lines``, ``touch``, ``pwd``,
+``env``): command templates for the plugin's command language; the protocol checks use them
+too, when configured, to cover output frames.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import contextlib
 import dataclasses
 import uuid
 
+import pytest
+
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
-from octa_conformance.host import FakeOcta, HostError, ReplyTimeout, Run, RunResult
+from octa_conformance.host import FakeOcta, HostError, PluginRefused, ReplyTimeout, Run, RunResult
 from octa_conformance.protocol import (
     DECODE_KINDS,
     Closed,
@@ -38,10 +45,21 @@ from octa_conformance.protocol import (
     Started,
     Violation,
 )
-from octa_conformance.wording import describe_outcome, short
+from octa_conformance.protocol.messages import SESSION_ERROR_IDS
+from octa_conformance.suite_helpers import (
+    describe_opaque,
+    finish_opaque,
+    opaque_refused,
+    session_still_works,
+)
+from octa_conformance.wording import describe_ending, describe_outcome, short
 
 TERMINAL = (ExitStatus, ErrorReply)
-LARGE_TEXT_BYTES = 256 * 1024
+KIB = 1024
+LARGE_FRAME_BYTES = 256 * KIB  # the Execute frame of execute.large-frame (bulk in vars)
+LARGE_ECHO_BYTES = 96 * KIB  # its echo: under Linux's 128 KiB limit for one exec argument
+LONG_PARAMS_BYTES = 160 * KIB  # execute.long-params: over that limit
+BULK_VAR = "octa_conform_bulk"  # the vars entry that carries the bulk; no command reads it
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -80,6 +98,13 @@ async def _finish(run: Run, octa: CheckContext) -> RunResult:
     return await run.result(octa.timeouts.command)
 
 
+def _numbered_text(size: int) -> str:
+    """``size`` ASCII characters in numbered blocks, so that a difference says where it is."""
+    unit = "octa-{:06d}|"
+    blocks = [unit.format(i) for i in range(size // len(unit.format(0)) + 1)]
+    return "".join(blocks)[:size]
+
+
 def _first_difference(want: str, got: str) -> str:
     """Where two texts first differ, shown with a little context."""
     n = next(
@@ -93,29 +118,53 @@ def _first_difference(want: str, got: str) -> str:
     )
 
 
-def _probe_plan(octa: CheckContext) -> list[tuple[str, str]]:
-    """A few representative commands: (description, params). Needs ``echo``."""
+@dataclasses.dataclass(frozen=True)
+class _Step:
+    """One command of a protocol check's plan."""
+
+    what: str  # how failure messages name it
+    params: str
+    opaque: bool = False  # the opaque command: any ending is fine, a refusal is judged apart
+    dry: bool = False
+
+
+def _plan(octa: CheckContext) -> list[_Step]:
+    """A few representative commands, runnable on any plugin.
+
+    The opaque command (plain, then with ``dry: true``) comes first and last; in between,
+    the probes that make output, fail or stream lines, when they are configured.
+    """
+    opaque, params = describe_opaque(octa), octa.opaque()
     plan = [
-        ("echo 'first'", octa.probe("echo", text="first")),
-        ("echo 'second line'", octa.probe("echo", text="second line")),
+        _Step(opaque, params, opaque=True),
+        _Step(f"{opaque} with dry: true", params, opaque=True, dry=True),
     ]
+    if octa.has_probe("echo"):
+        plan.append(_Step("echo 'first'", octa.probe("echo", text="first")))
+        plan.append(_Step("echo 'second line'", octa.probe("echo", text="second line")))
     if octa.has_probe("stderr"):
-        plan.append(("stderr 'to stderr'", octa.probe("stderr", text="to stderr")))
+        plan.append(_Step("stderr 'to stderr'", octa.probe("stderr", text="to stderr")))
     if octa.has_probe("fail"):
-        plan.append(("fail 2", octa.probe("fail", code=2)))
+        plan.append(_Step("fail 2", octa.probe("fail", code=2)))
     if octa.has_probe("lines"):
-        plan.append(("lines 50", octa.probe("lines", count=50)))
-    plan.append(("echo 'last'", octa.probe("echo", text="last")))
+        plan.append(_Step("lines 50", octa.probe("lines", count=50)))
+    plan.append(_Step(f"{opaque}, once more", params, opaque=True))
     return plan
+
+
+async def _run_step(octa: CheckContext, host: FakeOcta, step: _Step) -> Run:
+    """Run one step to its end (a refused opaque command is judged by opaque_refused)."""
+    run = await host.execute(step.params, dry=step.dry)
+    if step.opaque:
+        await finish_opaque(octa, run, step.what)
+    else:
+        await _finish(run, octa)
+    return run
 
 
 async def _run_plan(octa: CheckContext, host: FakeOcta) -> list[tuple[str, Run]]:
     """Run the plan one command at a time, then keep listening for late frames."""
-    runs = []
-    for what, params in _probe_plan(octa):
-        run = await host.execute(params)
-        await _finish(run, octa)
-        runs.append((what, run))
+    runs = [(step.what, await _run_step(octa, host, step)) for step in _plan(octa)]
     await _quiet(host, octa)
     return runs
 
@@ -148,12 +197,13 @@ async def test_started_first(octa: CheckContext) -> None:
     frame or anything else first fails the task with "Expected Started response".
     """
     host = await octa.ready()
-    for what, params in _probe_plan(octa):
+    for step in _plan(octa):
+        what = step.what
         mark = host.mark()
-        run = await host.execute(params)
+        run = await host.execute(step.params, dry=step.dry)
         k = run.index + 1
 
-        earlier = {ex.id for ex in host.session.executions[: run.index]}
+        earlier = {r.id for r in host.runs[: run.index]}
 
         def first(ev: Event, run: Run = run, earlier: set[str | None] = earlier) -> bool:
             if isinstance(ev, Received):
@@ -175,6 +225,13 @@ async def test_started_first(octa: CheckContext) -> None:
                 f"nothing within {octa.timeouts.reply:.1f} s",
                 "write Started{id} as soon as the command is accepted, before any output",
             )
+        if (
+            step.opaque
+            and isinstance(ev, Received)
+            and isinstance(ev.frame, ErrorReply)
+            and ev.execution is run.execution
+        ):
+            opaque_refused(octa, what, ev.frame)
         ok = (
             isinstance(ev, Received)
             and isinstance(ev.frame, Started)
@@ -199,9 +256,10 @@ async def test_one_terminal_frame(octa: CheckContext) -> None:
     """
     host = await octa.ready()
     runs: list[tuple[str, Run]] = []
-    for what, params in _probe_plan(octa):
+    for step in _plan(octa):
+        what = step.what
         mark = host.mark()
-        run = await host.execute(params)
+        run = await host.execute(step.params, dry=step.dry)
         try:
             ident = await run.started()
         except HostError as e:
@@ -215,6 +273,8 @@ async def test_one_terminal_frame(octa: CheckContext) -> None:
                     " was waiting for its Started (Octa takes it for that command's answer)",
                     "send exactly one ExitStatus or Error per id",
                 )
+            if step.opaque and isinstance(e, PluginRefused):
+                opaque_refused(octa, what, e.error)
             raise HostError(f"{e} (while checking the terminal frame of {what})") from None
 
         def terminal(ev: Event, run: Run = run) -> bool:
@@ -271,7 +331,7 @@ async def test_nothing_after_terminal(octa: CheckContext) -> None:
     """
     host = await octa.ready()
     await _run_plan(octa, host)
-    started = set(host.session.ids)
+    started = {r.id for r in host.runs if r.id is not None}
     bad = [
         v
         for v in host.violations
@@ -384,29 +444,107 @@ async def test_unicode_roundtrip(octa: CheckContext) -> None:
 
 @check("execute.large-frame")
 async def test_large_frame(octa: CheckContext) -> None:
-    """Probe ``echo`` with a 256 KiB text: it arrives intact.
+    """Big frames both ways, without reaching the operating system's limit for one exec
+    argument (128 KiB on Linux, which real Octa has too).
 
-    Both directions carry a big frame: the ``Execute`` (its ``params`` hold the text) and
-    the output. Frames may split the text into several lines; the content must match.
+    Inbound: a 256 KiB ``Execute`` frame whose bulk sits in a ``vars`` value that no command
+    looks at, with the opaque command as ``params``: it must be parsed, i.e. answered by
+    ``Started`` and one terminal frame (any code, or ``Error``), never refused as a
+    ``parse_error``/``protocol_error``, and the session goes on. Outbound: probe ``echo``
+    with a 96 KiB text; the text arrives intact (frames may split it into several lines).
+    Without an ``echo`` probe the outbound half cannot run, and the check is skipped after
+    the inbound one (a MUST check not fully run does not pass).
     """
-    unit = "octa-{:06d}|"  # numbered blocks, so a difference says where it is
-    blocks = [unit.format(i) for i in range(LARGE_TEXT_BYTES // len(unit.format(0)) + 1)]
-    text = "".join(blocks)[:LARGE_TEXT_BYTES]
+    opaque = describe_opaque(octa)
+    bulk = _numbered_text(LARGE_FRAME_BYTES)
+    what = f"a {LARGE_FRAME_BYTES // KIB} KiB Execute frame: {opaque}, the bulk in vars.{BULK_VAR}"
+    expected = f"Started and one terminal frame for {what}"
+    hint = (
+        "read host lines of any length (Octa has no line limit): every frame is one line,"
+        " however long"
+    )
     host = await octa.ready()
-    result = await _finish(await host.execute(octa.probe("echo", text=text)), octa)
+    run = await host.execute(octa.opaque(), vars={BULK_VAR: bulk}, dir=str(octa.scratch()))
+    try:
+        await run.started()
+    except PluginRefused as e:
+        got = f"Error{{id: {e.error.id!r}, message: {short(e.error.message)}}} instead of Started"
+        if e.error.id in SESSION_ERROR_IDS:
+            fail(expected, f"{got}: the frame was not parsed", hint)
+        small = await host.execute(octa.opaque(), dir=str(octa.scratch()))
+        await finish_opaque(octa, small, f"{opaque} (sent without the bulk)")
+        fail(expected, f"{got}, while the same command without the bulk was accepted", hint)
+    except HostError as e:
+        fail(expected, str(e), hint)
+    try:
+        await run.result(octa.timeouts.command)
+    except HostError as e:
+        fail(expected, str(e), hint)
+    await session_still_works(octa, host, f"the {LARGE_FRAME_BYTES // KIB} KiB Execute frame")
+
+    text = _numbered_text(LARGE_ECHO_BYTES)
+    try:
+        params = octa.probe("echo", text=text)
+    except pytest.skip.Exception as e:  # not fully run: skipped, never passed
+        pytest.skip(
+            f"inbound half passed (the {LARGE_FRAME_BYTES // KIB} KiB Execute frame was parsed"
+            f" and the session went on); the outbound half (a {LARGE_ECHO_BYTES // KIB} KiB"
+            f" echo) needs a probe: {e.msg}"
+        )
+    result = await _finish(await host.execute(params, dir=str(octa.scratch())), octa)
     got = "".join(result.stdout_lines).replace("\n", "")
     if got != text:
-        hint = "read host lines of any length and write long output lines whole or in pieces"
+        hint = "write long output lines whole (or in pieces whose concatenation is the line)"
         if result.error is not None and "argument list too long" in result.error.lower():
             hint = (
-                "Linux limits one exec argument to 128 KiB: run long scripts from a temp"
-                " file or a pipe instead of `sh -c PARAMS`"
+                f"the {len(params.encode())}-byte command stayed under Linux's 128 KiB limit"
+                " for one exec argument; check how the plugin passes params to the command"
             )
         fail(
-            f"the {LARGE_TEXT_BYTES}-byte text on stdout, intact",
+            f"the {LARGE_ECHO_BYTES}-byte text on stdout, intact",
             f"{_first_difference(text, got)}; {describe_outcome(result)}",
             hint,
         )
+
+
+@check("execute.long-params")
+async def test_long_params(octa: CheckContext) -> None:
+    """Whether a command whose ``params`` is over 128 KiB runs, or is answered by ``Error``.
+
+    Linux refuses an exec argument over 128 KiB, so a plugin that runs ``sh -c PARAMS`` (as
+    the SDK's shell plugin does) answers ``Started`` then ``Error`` ("Argument list too
+    long"); real Octa has the same limit. With an ``echo`` probe the command is an echo of a
+    160 KiB text (its output is compared); without one, the opaque command padded with
+    160 KiB of spaces. Reported in figures, never a failure.
+    """
+    if octa.has_probe("echo"):
+        text: str | None = _numbered_text(LONG_PARAMS_BYTES)
+        params = octa.probe("echo", text=text)
+        command = f"the echo probe of a {LONG_PARAMS_BYTES // KIB} KiB text"
+    else:
+        text = None
+        params = octa.opaque() + " " * LONG_PARAMS_BYTES
+        command = f"{describe_opaque(octa)} padded with {LONG_PARAMS_BYTES // KIB} KiB of spaces"
+    figures: dict[str, object] = {"command": command, "params_bytes": len(params.encode())}
+    host = await octa.ready()
+    run = await host.execute(params, dir=str(octa.scratch()))
+    try:
+        await run.started()
+        result = await run.result(octa.timeouts.command)
+    except PluginRefused as e:
+        octa.figure(**figures, outcome="refused: Error instead of Started", error=e.error.message)
+        return
+    except HostError as e:
+        octa.figure(**figures, outcome="no answer", problem=str(e))
+        return
+    if result.error is not None:
+        octa.figure(**figures, outcome="Started, then Error", error=result.error)
+        return
+    figures.update(outcome="ran", ending=describe_ending(result))
+    if text is not None:
+        got = "".join(result.stdout_lines).replace("\n", "")
+        figures["output"] = "intact" if got == text else _first_difference(text, got)
+    octa.figure(**figures)
 
 
 @check("execute.dry-run")
@@ -482,7 +620,8 @@ async def test_frames_well_formed(octa: CheckContext) -> None:
     with the required fields and types.
 
     Each check uses a fresh plugin process, so this one runs a representative session
-    (handshake, stdout, stderr, a failure, many lines, non-ASCII output, shutdown) and
+    (handshake, the opaque command with and without ``dry``, and where probes are
+    configured stdout, stderr, a failure, many lines, non-ASCII output; shutdown) and
     inspects every frame of it.
     """
     host = await octa.ready()
@@ -490,18 +629,19 @@ async def test_frames_well_formed(octa: CheckContext) -> None:
     def broken() -> list[Violation]:
         return [v for v in host.violations if v.kind in DECODE_KINDS]
 
-    plan = []
+    opaque = octa.opaque()
+    plan: list[tuple[str, bool]] = [(opaque, False), (opaque, True)]  # (params, dry)
     if octa.has_probe("echo"):
-        plan.append(octa.probe("echo", text="plain, then ünïcödé 日本 and a\ttab"))
+        plan.append((octa.probe("echo", text="plain, then ünïcödé 日本 and a\ttab"), False))
     if octa.has_probe("stderr"):
-        plan.append(octa.probe("stderr", text="to stderr"))
+        plan.append((octa.probe("stderr", text="to stderr"), False))
     if octa.has_probe("fail"):
-        plan.append(octa.probe("fail", code=4))
+        plan.append((octa.probe("fail", code=4), False))
     if octa.has_probe("lines"):
-        plan.append(octa.probe("lines", count=300))
-    for params in plan:
+        plan.append((octa.probe("lines", count=300), False))
+    for params, dry in plan:
         mark = host.mark()
-        run = await host.execute(params)
+        run = await host.execute(params, dry=dry)
 
         def settled(ev: Event, run: Run = run) -> bool:
             return run.done or (isinstance(ev, Violation) and ev.kind in DECODE_KINDS)

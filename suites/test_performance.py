@@ -8,7 +8,9 @@ flight shows what the protocol allows beyond that, and the resident memory after
 commands shows a leak that would hurt a long-running session.
 
 Latencies are reported as median, p90 and p99 (seconds). Every measurement is bounded so
-that each check takes a few seconds at most.
+that each check takes a few seconds at most. The commands are the ``echo`` probe (its output
+is checked) if configured, else the opaque command (the ``noop`` probe or empty ``params``,
+any ending accepted); the figures say which.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from octa_conformance.context import CheckContext
 from octa_conformance.errors import LaunchError
 from octa_conformance.host import FakeOcta
 from octa_conformance.results import percentiles
-from octa_conformance.suite_helpers import expect_echoed
+from octa_conformance.suite_helpers import describe_opaque, expect_echoed, finish_opaque
 from octa_conformance.supervisor import PluginProcess
 
 HANDSHAKE_SESSIONS = 50
@@ -34,7 +36,21 @@ MEMORY_MARKS = (100, 2000)
 MEMORY_IN_FLIGHT = 16
 
 
-async def echo_ok(octa: CheckContext, host: FakeOcta, params: str, text: str, cwd: str) -> None:
+def timed_command(octa: CheckContext, text: str) -> tuple[str, str | None, str]:
+    """``(params, expected output or None, description)`` of the measured command: the echo
+    probe of ``text`` if configured, else the opaque command (any ending)."""
+    if octa.has_probe("echo"):
+        return octa.probe("echo", text=text), text, "echo probe"
+    return octa.opaque(), None, describe_opaque(octa)
+
+
+async def command_ok(
+    octa: CheckContext, host: FakeOcta, params: str, text: str | None, cwd: str
+) -> None:
+    """Run the measured command to its end (an echo must print ``text`` and exit 0)."""
+    if text is None:
+        await finish_opaque(octa, await host.execute(params, dir=cwd), describe_opaque(octa))
+        return
     result = await host.run(params, dir=cwd)
     expect_echoed(result, text, f"the echo probe to print {text!r} and exit 0")
 
@@ -42,14 +58,14 @@ async def echo_ok(octa: CheckContext, host: FakeOcta, params: str, text: str, cw
 async def run_many(
     octa: CheckContext, host: FakeOcta, total: int, in_flight: int, text: str
 ) -> float:
-    """Run ``total`` echo commands keeping ``in_flight`` of them running; return the seconds."""
-    params = octa.probe("echo", text=text)
+    """Run ``total`` commands keeping ``in_flight`` of them running; return the seconds."""
+    params, expected, _ = timed_command(octa, text)
     cwd = str(octa.scratch())
     todo = iter(range(total))
 
     async def worker() -> None:
         for _ in todo:  # shared: each command is taken by exactly one worker
-            await echo_ok(octa, host, params, text, cwd)
+            await command_ok(octa, host, params, expected, cwd)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(in_flight, total))))
@@ -106,34 +122,39 @@ async def test_handshake_latency(octa: CheckContext) -> None:
 
 @check("performance.execute-latency")
 async def test_execute_latency(octa: CheckContext) -> None:
-    """``Execute`` → ``ExitStatus`` of probe ``echo``, over 500 sequential commands."""
+    """``Execute`` → terminal frame of probe ``echo`` (else the opaque command), over 500
+    sequential commands."""
     host = await octa.ready()
-    text = "latency"
-    params = octa.probe("echo", text=text)
+    params, expected, command = timed_command(octa, "latency")
     cwd = str(octa.scratch())
     samples = []
     for _ in range(SEQUENTIAL_COMMANDS):
         t0 = time.perf_counter()
-        await echo_ok(octa, host, params, text, cwd)
+        await command_ok(octa, host, params, expected, cwd)
         samples.append(time.perf_counter() - t0)
-    octa.figure(execute=percentiles(samples))
+    octa.figure(command=command, execute=percentiles(samples))
 
 
 @check("performance.throughput")
 async def test_throughput(octa: CheckContext) -> None:
-    """Commands (probe ``echo``) completed per second with 1, 8 and 64 in flight."""
+    """Commands (probe ``echo``, else the opaque command) completed per second with 1, 8 and
+    64 in flight."""
     host = await octa.ready()
     figures = {}
     for level in THROUGHPUT_LEVELS:
         seconds = await run_many(octa, host, THROUGHPUT_COMMANDS, level, f"throughput {level}")
         figures[f"in_flight_{level}"] = round(THROUGHPUT_COMMANDS / seconds, 1)
-    octa.figure(commands_per_s=figures, commands_per_level=THROUGHPUT_COMMANDS)
+    octa.figure(
+        command=timed_command(octa, "")[2],
+        commands_per_s=figures,
+        commands_per_level=THROUGHPUT_COMMANDS,
+    )
 
 
 @check("performance.memory-growth")
 async def test_memory_growth(octa: CheckContext) -> None:
-    """The plugin's resident memory after 100 and after 2,000 commands (probe ``echo``,
-    16 in flight); growth between the two suggests a per-command leak."""
+    """The plugin's resident memory after 100 and after 2,000 commands (probe ``echo``, else
+    the opaque command; 16 in flight); growth between the two suggests a per-command leak."""
     host = await octa.ready()
     assert host.process is not None
     rss = {"after_handshake": host.process.rss_bytes()}
@@ -150,6 +171,7 @@ async def test_memory_growth(octa: CheckContext) -> None:
     first, last = rss[f"after_{MEMORY_MARKS[0]}"], rss[f"after_{MEMORY_MARKS[-1]}"]
     assert first is not None and last is not None
     octa.figure(
+        command=timed_command(octa, "")[2],
         rss_bytes=rss,
         growth_bytes=last - first,
         growth_per_command_bytes=round((last - first) / (MEMORY_MARKS[-1] - MEMORY_MARKS[0]), 1),

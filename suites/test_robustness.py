@@ -16,6 +16,11 @@ Two checks here are property tests (hypothesis): many generated payloads are sen
 and the framing stay intact. The examples are derandomized (the same ones on every run) and
 bounded; a failure names the smallest payload found that still breaks the plugin.
 
+None of these checks needs a probe: "the session keeps working" means that the *opaque
+command* (the ``noop`` probe if configured, else empty ``params``) sent afterwards still gets
+``Started`` and one terminal frame (any code, or ``Error``), and, if the ``echo`` probe is
+configured, that an echo still prints its text.
+
 ``robustness.second-connection`` only reports whether a plugin accepts a new connection after
 the first one closed (the SDK's listener does; Octa never needs it).
 """
@@ -54,7 +59,7 @@ from octa_conformance.protocol import (
 )
 from octa_conformance.pytest_plugin import CONTEXT_KEY
 from octa_conformance.settings import RunOptions
-from octa_conformance.suite_helpers import expect_echoed
+from octa_conformance.suite_helpers import session_still_works
 from octa_conformance.supervisor import SESSION_ENV_VAR
 from octa_conformance.wording import describe_event
 
@@ -84,26 +89,14 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-async def echo_after(
-    octa: CheckContext, host: FakeOcta, what: str, text: str, why: str = ""
-) -> None:
-    """After ``what``, the echo probe of ``text`` must still succeed on the same session."""
-    try:
-        result = await host.run(
-            octa.probe("echo", text=text), timeout=octa.timeouts.reply, dir=str(octa.scratch())
-        )
-    except HostError as e:
-        fail(f"an echo after {what} to succeed{why}", str(e))
-    expect_echoed(result, text, f"the echo after {what} to print {text!r} and exit 0")
-
-
 # --- the simple checks -----------------------------------------------------------------
 
 
 async def refused_then_still_working(
     octa: CheckContext, host: FakeOcta, line: bytes, what: str, hint: str
 ) -> None:
-    """Send ``line``; the first frame back must be an ``Error``; then an echo must work."""
+    """Send ``line``; the first frame back must be an ``Error``; then the session must still
+    run commands."""
     mark = host.mark()
     await host.send_raw(line)
     bound = octa.timeouts.reply
@@ -124,13 +117,13 @@ async def refused_then_still_working(
             raw = ev.data.decode("utf-8", "replace")[:200]
             got = f"a Started frame {raw}: the plugin accepted it and ran it"
         fail(f"an Error frame answering {what}", got, hint)
-    await echo_after(octa, host, what, "the session still works", " (the session keeps working)")
+    await session_still_works(octa, host, what)
 
 
 @check("robustness.malformed-json")
 async def test_malformed_json(octa: CheckContext) -> None:
     """An unparsable line during execution gets an ``Error`` frame (the SDK's ``parse_error``)
-    and the session keeps working: a following echo succeeds."""
+    and the session keeps working: a following command still runs."""
     host = await octa.ready()
     await refused_then_still_working(
         octa,
@@ -159,8 +152,13 @@ async def test_missing_fields(octa: CheckContext) -> None:
     """An ``Execute`` without ``dir`` and ``envs`` gets an ``Error`` (serde rejects a frame
     that lacks a required field) and the session keeps working."""
     host = await octa.ready()
+    # a command the plugin surely runs, so that only the missing fields can be refused
+    if octa.has_probe("echo"):
+        params = octa.probe("echo", text="incomplete Execute")
+    else:
+        params = octa.opaque()
     payload = {
-        octa.dialect.execute_field: octa.probe("echo", text="incomplete Execute"),
+        octa.dialect.execute_field: params,
         "args": [],
         "vars": {},
         "dry": False,
@@ -357,8 +355,8 @@ class FuzzSession:
                 self.ctx.processes[:] = [p for p in (host.process,) if p is not None]
             raise
 
-    def final_echo(self, what: str) -> None:
-        """After all examples, the shared session still answers an echo."""
+    def final_check(self, what: str) -> None:
+        """After all examples, the shared session still runs commands."""
         octa = self.ctx
         host = self.host
         if host is None:
@@ -368,9 +366,7 @@ class FuzzSession:
                 f"the plugin still running and connected after {what}",
                 f"it is {self._state(host)}",
             )
-        self.run(
-            echo_after(octa, host, what, "still answering after fuzzing"), octa.timeouts.reply * 2
-        )
+        self.run(session_still_works(octa, host, what), octa.timeouts.reply * 3)
 
     async def aclose(self) -> None:
         """Stop the current plugin and everything the context holds (retired hosts are
@@ -423,7 +419,12 @@ FUZZ_SETTINGS = settings(
 
 # --- robustness.fuzz-execute -----------------------------------------------------------
 
+# The ids a plugin chooses are judged by execute.started-first (non-empty) and the
+# concurrency checks (unique), which say exactly what is wrong; a fuzzed payload has no
+# part in it.
+FUZZ_EXECUTE_KINDS = frozenset(Kind) - {Kind.DUPLICATE_ID, Kind.EMPTY_ID}
 SCRATCH = "<scratch dir>"
+TEXT_VAR = "octa_fuzz_text"  # without an echo probe, the generated text rides in vars
 ODD_DIRS = ("", "relative/dir", "/nonexistent/octa-fuzz", "/dev/null", SCRATCH + "/ünïcødé gone")
 ODD_ENV_NAMES = ("", "=", "A=B", "1LEADING_DIGIT", "WITH SPACE", "ÜNICODE_ñ", "x\x00y", "-", "a.b")
 # Names that would change how the shell or the harness behaves, not the plugin: renamed.
@@ -442,7 +443,9 @@ def harmless_env_name(name: str) -> str:
 
 
 class ExecutePayload:
-    """One generated ``Execute``; ``params`` is the echo probe of ``text`` (or empty)."""
+    """One generated ``Execute``: ``params`` is the echo probe of ``text`` (the opaque command
+    if ``text`` is None; without an echo probe, the opaque command, and ``text`` travels in
+    ``vars[TEXT_VAR]``)."""
 
     def __init__(
         self,
@@ -458,10 +461,22 @@ class ExecutePayload:
         )  # fmt: skip
 
     def __repr__(self) -> str:
-        params = "''" if self.text is None else f"echo({abbreviate(self.text)})"
+        return (
+            f"ExecutePayload(text={abbreviate(self.text)}, args={abbreviate(self.args)},"
+            f" dir={self.dir!r}, envs={abbreviate(self.envs)}, vars={abbreviate(self.vars)},"
+            f" dry={self.dry})"
+        )
+
+    def describe(self, echo: bool) -> str:
+        """The payload as sent, given whether the echo probe carries ``text``."""
+        params, variables = "opaque", dict(self.vars)
+        if self.text is not None and echo:
+            params = f"echo({abbreviate(self.text)})"
+        elif self.text is not None:
+            variables[TEXT_VAR] = self.text
         return (
             f"Execute(params={params}, args={abbreviate(self.args)}, dir={self.dir!r},"
-            f" envs={abbreviate(self.envs)}, vars={abbreviate(self.vars)}, dry={self.dry})"
+            f" envs={abbreviate(self.envs)}, vars={abbreviate(variables)}, dry={self.dry})"
         )
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -516,22 +531,30 @@ def test_fuzz_execute(
 ) -> None:
     """Generated ``Execute`` payloads (unicode, empty and huge strings, odd environment names,
     nested ``vars``, both ``dry`` values) never kill the plugin or corrupt its framing: each
-    gets ``Started`` and one terminal frame, or an ``Error`` refusal; the session still
-    answers an echo afterwards."""
+    gets ``Started`` and one terminal frame, or an ``Error`` refusal; the session still runs
+    commands afterwards.
+
+    The generated text is echoed if the ``echo`` probe is configured; otherwise the opaque
+    command is sent and the text rides in ``vars``, so that it still crosses the framing.
+    """
     with fuzz_session(request, octa_options, octa_plugin_info) as fuzz:
         octa = fuzz.ctx
-        octa.probe("echo", text="")  # skips the check if the probe is not configured
         scratch = str(octa.scratch())
         bound = octa.timeouts.reply
+        echo = octa.has_probe("echo")
 
         async def send(host: FakeOcta, payload: ExecutePayload) -> None:
-            params = "" if payload.text is None else octa.probe("echo", text=payload.text)
+            params, variables = octa.opaque(), payload.vars
+            if payload.text is not None and echo:
+                params = octa.probe("echo", text=payload.text)
+            elif payload.text is not None:  # no echo: the text travels in vars instead
+                variables = {**variables, TEXT_VAR: payload.text}
             run = await host.execute(
                 params,
                 args=payload.args,
                 dir=payload.dir.replace(SCRATCH, scratch),
                 envs=payload.envs,
-                vars=payload.vars,
+                vars=variables,
                 dry=payload.dry,
             )
             try:
@@ -547,15 +570,15 @@ def test_fuzz_execute(
                 digest(
                     payload.text, payload.args, payload.dir, payload.envs, payload.vars, payload.dry
                 ),
-                repr(payload),
+                payload.describe(echo),
                 lambda host: send(host, payload),
-                None,
+                FUZZ_EXECUTE_KINDS,
                 "the plugin answers the Execute (Started and one terminal frame, or an Error),"
                 " stays alive and connected, and every frame it writes is well-formed",
             )
 
         fuzz.hypothesis(execute_payload)
-        fuzz.final_echo("fuzzed Execute payloads")
+        fuzz.final_check("fuzzed Execute payloads")
 
 
 # --- robustness.fuzz-lines -------------------------------------------------------------
@@ -683,7 +706,7 @@ def test_fuzz_lines(
 ) -> None:
     """Generated garbage lines (invalid UTF-8, truncated JSON, wrong types, 1 MiB lines) never
     kill the plugin: after each, it still runs, the connection stays open and what it writes
-    is well-formed; the session still answers an echo at the end.
+    is well-formed; the session still runs commands at the end.
 
     Each line should be answered by an ``Error``; the harness waits briefly for it (so that it
     cannot be mistaken for the answer to a later command), but a missing answer is judged by
@@ -691,7 +714,6 @@ def test_fuzz_lines(
     """
     with fuzz_session(request, octa_options, octa_plugin_info) as fuzz:
         octa = fuzz.ctx
-        octa.probe("echo", text="")  # skips the check if the probe is not configured
         window = octa.timeouts.reply / 20
 
         async def send(host: FakeOcta, line: GarbageLine) -> None:
@@ -717,4 +739,4 @@ def test_fuzz_lines(
             )
 
         fuzz.hypothesis(garbage_line)
-        fuzz.final_echo("garbage lines")
+        fuzz.final_check("garbage lines")

@@ -143,10 +143,25 @@ class ExecuteLatin1Output(ShellPlugin):
 
 
 @mutant(kills="execute.large-frame")
-class ExecuteArgvOnly(ShellPlugin):
-    """Always runs ``sh -c PARAMS``: a 256 KiB script exceeds Linux's 128 KiB argument limit."""
+class ExecuteLineLimit128K(ShellPlugin):
+    """Reads host lines of at most 128 KiB: a longer Execute frame is refused as a
+    parse_error (Octa sets no limit)."""
 
-    max_inline_script = 1 << 40
+    max_line_bytes = 128 * 1024
+
+
+@mutant(kills="execute.large-frame")
+class ExecuteTruncatesLongLines(ShellPlugin):
+    """Cuts output lines after 64 KiB (a fixed-size line buffer): the rest is lost."""
+
+    limit = 64 * 1024
+
+    async def send(self, session: Any, type_: str, payload: dict[str, Any] | None = None) -> None:
+        if type_ in ("Stdout", "Stderr") and payload is not None:
+            line = payload["line"]
+            if len(line) > self.limit:
+                payload = {**payload, "line": line[: self.limit] + "\n"}
+        await super().send(session, type_, payload)
 
 
 @mutant(kills="execute.dry-run")
@@ -196,13 +211,7 @@ class ExecuteProgressFrames(ShellPlugin):
 # --- concurrency --------------------------------------------------------------------------
 
 
-@mutant(
-    kills="concurrency.distinct-ids",
-    also={
-        "concurrency.ids-unique-session",
-        "robustness.fuzz-execute",
-    },
-)
+@mutant(kills="concurrency.distinct-ids", also={"concurrency.ids-unique-session"})
 class ConcurrencyIdFromCommand(ShellPlugin):
     """Derives the id from the command text, so the same command twice shares an id."""
 
@@ -212,6 +221,18 @@ class ConcurrencyIdFromCommand(ShellPlugin):
 
     def make_id(self) -> str:
         return hashlib.sha1(self._text.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+@mutant(kills={"concurrency.distinct-ids", "concurrency.ids-unique-session"})
+class ConcurrencyConstantId(ShellPlugin):
+    """Names every command ``test-execution-id`` (as the Octa repo's own test plugin does),
+    under a schema key with no built-in probes: the id checks must catch it with no probe
+    configured."""
+
+    key = "key"
+
+    def make_id(self) -> str:
+        return "test-execution-id"
 
 
 @mutant(kills="concurrency.started-in-order", also={"concurrency.output-attributed"})
