@@ -302,14 +302,14 @@ class FuzzSession:
         async def one() -> str | None:
             host = await self.ensure()
             hosts.append(host)
-            seen = len(host.violations)
+            seen = host.violation_log.mark()
             try:
                 await body(host)
             except HostError as e:
                 problem = str(e)
             else:
                 problem = None
-            broken = [v for v in host.violations[seen:] if kinds is None or v.kind in kinds]
+            broken = [v for v in host.violation_log.since(seen) if kinds is None or v.kind in kinds]
             if broken:
                 problem = (problem + "; " if problem else "") + "; ".join(map(str, broken[:3]))
             elif problem is None and host.plugin_closed:
