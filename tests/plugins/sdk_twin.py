@@ -39,7 +39,9 @@ Facts taken from ``PROTOCOL.md`` §4 and §7 (measured on the real binaries):
 * ``--log-dir DIR`` is accepted (log file ``DIR/<name>.log``).
 
 Facts taken from reading the SDK's source (``OctaHive/octa``: ``crates/octa-plugin/src/lib.rs``,
-``logger.rs``, the shell and tpl plugins' ``main.rs`` of the 0.2.x line):
+``logger.rs``, the shell and tpl plugins' ``main.rs`` of the 0.2.x line; the exact 0.2.1 files
+were not all available, so the revisions around it were read) and the documentation of the
+crates it uses (clap, shellexpand):
 
 * the command line is a clap ``derive(Parser)`` with ``--log-dir`` (optional) and
   ``--socket-path`` (required) and clap's defaults: ``--help``/``--version`` exist and any
@@ -59,9 +61,10 @@ Facts taken from reading the SDK's source (``OctaHive/octa``: ``crates/octa-plug
   stage drops the connection without a frame; EOF there lets the stages pass with nothing
   read, and the execute loop then ends at once (so the ``Shutdown`` frame is still tried);
 * the command's environment is the plugin's environment plus ``envs``; its stdin is inherited;
-* tpl-style expansion: ``shellexpand`` with "no errors" semantics: unknown variables are left
-  as written; ``$NAME`` (alphanumerics and ``_``) and ``${NAME}``; ``~`` only at the start,
-  after the variables were expanded; then Tera renders the result (autoescape off);
+* tpl-style expansion: ``shellexpand`` (3.x, "full", "no errors" semantics): unknown
+  variables are left as written; ``$NAME`` (alphanumerics and ``_``), ``${NAME}`` and
+  ``${NAME:-default}``; ``~`` only at the very start of the text (not one a variable's value
+  starts with); then Tera renders the result (autoescape off);
 * log lines are ``[YYYY-mm-dd HH:MM:SS.mmm] message``; without ``--log-dir`` nothing is logged;
 * binding a socket path that exists fails (address in use): a message on stderr, exit 1.
 
@@ -250,9 +253,18 @@ def encode(type_: str, payload: dict[str, Any] | None) -> bytes:
 
 
 def shell_expand(text: str, envs: dict[str, str]) -> str:
-    """``$NAME``/``${NAME}`` from ``envs`` then the plugin's environment (unknown ones stay as
-    written), then a leading ``~`` (alone or before ``/``) becomes the home directory."""
+    """A leading ``~`` (alone or before ``/``) becomes the home directory; ``$NAME`` and
+    ``${NAME}`` (``${NAME:-default}`` too) come from ``envs``, then from the plugin's
+    environment; unknown ones stay as written. A ``~`` that a variable's value starts with is
+    not expanded."""
+    if text == "~" or text.startswith("~/"):
+        home = os.path.expanduser("~")
+        if home != "~":
+            return home + _expand_vars(text[1:], envs)
+    return _expand_vars(text, envs)
 
+
+def _expand_vars(text: str, envs: dict[str, str]) -> str:
     def lookup(name: str) -> str | None:
         return envs[name] if name in envs else os.environ.get(name)
 
@@ -269,7 +281,10 @@ def shell_expand(text: str, envs: dict[str, str]) -> str:
             if close < 0:
                 out.append(text[j:])
                 break
-            value = lookup(text[j + 2 : close])
+            name, has_default, default = text[j + 2 : close].partition(":-")
+            value = lookup(name)
+            if value is None and has_default:
+                value = default
             out.append(text[j : close + 1] if value is None else value)
             i = close + 1
             continue
@@ -283,12 +298,7 @@ def shell_expand(text: str, envs: dict[str, str]) -> str:
         value = lookup(text[j + 1 : k])
         out.append(text[j:k] if value is None else value)
         i = k
-    result = "".join(out)
-    if result == "~" or result.startswith("~/"):
-        home = os.path.expanduser("~")
-        if home != "~":
-            result = home + result[1:]
-    return result
+    return "".join(out)
 
 
 _TAG = re.compile(r"\{\{|\{%|\{#")
