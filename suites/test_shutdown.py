@@ -10,11 +10,16 @@ that case. So a well-behaved plugin:
 3. writes nothing after that: Octa has stopped reading;
 4. stops listening, removes its socket file and exits with status 0, well within 1 s.
 
-A session that ran commands must shut down exactly like an idle one.
+A session that ran commands must shut down exactly like an idle one, and ``Shutdown`` may come
+in any stage: Octa sends it right after the plugin's ``Hello`` when it rejects the plugin's
+version requirement, and after any failed start-up. A plugin that answers it there with an
+``Error`` (the SDK does: it still expects ``Schema``) costs Octa its 1 s exit window and ends
+killed by SIGKILL, without its own cleanup.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 
@@ -23,10 +28,25 @@ import pytest
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
 from octa_conformance.host import ConnectionClosed, FakeOcta, HostError, ReplyTimeout
-from octa_conformance.protocol import Closed, Event, Received, ShutdownReply
-from octa_conformance.suite_helpers import expect_echoed
+from octa_conformance.protocol import (
+    Closed,
+    Event,
+    HelloCommand,
+    HelloReply,
+    Received,
+    ShutdownCommand,
+    ShutdownReply,
+)
+from octa_conformance.suite_helpers import (
+    describe_opaque,
+    expect_echoed,
+    expect_reply,
+    finish_opaque,
+    launch_in_plugin_dialect,
+    reply_to,
+)
 from octa_conformance.supervisor import PluginProcess, describe_status
-from octa_conformance.wording import describe_event
+from octa_conformance.wording import describe_event, describe_reply
 
 
 async def nothing_after_reply(octa: CheckContext, host: FakeOcta, since: int) -> None:
@@ -161,17 +181,99 @@ async def test_socket_removed(octa: CheckContext) -> None:
     )
 
 
-@check("shutdown.after-work")
-async def test_after_work(octa: CheckContext) -> None:
-    """``Shutdown`` after several completed commands behaves like the idle case:
-    acknowledged within 5 s, and nothing after the acknowledgement."""
-    host = await octa.ready()
-    for i in range(3):
-        text = f"work {i + 1}"
-        result = await host.run(octa.probe("echo", text=text), dir=str(octa.scratch()))
+async def shutdown_early(octa: CheckContext, stage: str, *, hello_first: bool) -> None:
+    """A fresh plugin told ``Shutdown`` ``stage`` (after ``Hello`` only, or as the first
+    command): it must acknowledge within ``timeouts.shutdown_reply`` and exit within
+    ``timeouts.exit``."""
+    host = await launch_in_plugin_dialect(octa, label=f"Shutdown {stage}")
+    process = host.process
+    assert process is not None
+    if hello_first:
+        await expect_reply(
+            host,
+            HelloCommand(octa.target),
+            HelloReply,
+            f"a Hello response to Hello{{version: {octa.target!r}}}",
+            "answer Hello with Hello{version: <your semver requirement>, features: []}",
+        )
+    bound = octa.timeouts.shutdown_reply
+    ev = await reply_to(host, ShutdownCommand(), bound)
+    if not (isinstance(ev, Received) and isinstance(ev.frame, ShutdownReply)):
+        fail(
+            f"a Shutdown sent {stage} answered by Shutdown{{message}} within {bound:.1f} s",
+            describe_reply(host, ev, bound),
+            "acknowledge Shutdown in every stage, also before the handshake is complete: Octa"
+            " sends it right after your Hello when it rejects your version requirement (and"
+            " after any failed start-up). Octa takes any other answer for a failed shutdown:"
+            f" it waits {octa.timeouts.exit:.1f} s, then kills the plugin with SIGKILL, which"
+            " skips your cleanup (socket file, helper processes)",
+        )
+    exit_bound = octa.timeouts.exit
+    rc = await process.wait_exit(exit_bound)
+    expect(
+        rc is not None,
+        f"the plugin process exits within {exit_bound:.1f} s of acknowledging the Shutdown"
+        f" sent {stage}",
+        f"it was still running after {exit_bound:.1f} s",
+        "after acknowledging Shutdown, stop listening and exit, whatever the stage; Octa"
+        " kills the plugin with SIGKILL after that",
+    )
+
+
+@check("shutdown.in-any-stage")
+async def test_in_any_stage(octa: CheckContext) -> None:
+    """``Shutdown`` sent before the handshake is complete (right after ``Hello``, as Octa does
+    when it rejects a version; and as the very first command) is answered by
+    ``Shutdown{message}`` and the process exits within 1 s.
+
+    The two cases run concurrently, each on a fresh plugin, in the plugin's own dialect.
+    """
+    outcomes = await asyncio.gather(
+        shutdown_early(octa, "right after Hello", hello_first=True),
+        shutdown_early(octa, "as the first command", hello_first=False),
+        return_exceptions=True,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def complete_work(octa: CheckContext, host: FakeOcta, n: int) -> None:
+    """Run command ``n`` of the work before ``Shutdown`` to its end.
+
+    With the ``echo`` probe, it must print its text and exit 0. Without it, the opaque
+    command is sent and any terminal frame is accepted (``ExitStatus`` with any code, or
+    ``Error``); a refusal is judged by ``finish_opaque``.
+    """
+    work = str(octa.scratch())
+    if octa.has_probe("echo"):
+        text = f"work {n}"
+        result = await host.run(octa.probe("echo", text=text), dir=work)
         expect_echoed(
             result, text, f"echo {text!r} to complete with ExitStatus{{code: 0}} before Shutdown"
         )
+        return
+    what = f"{describe_opaque(octa)}, command #{n} before Shutdown"
+    try:
+        await finish_opaque(octa, await host.execute(octa.opaque(), dir=work), what)
+    except HostError as e:
+        fail(
+            f"Started and one terminal frame (ExitStatus with any code, or Error) for {what}",
+            str(e),
+            "answer every Execute with Started, then exactly one ExitStatus or Error",
+        )
+
+
+@check("shutdown.after-work")
+async def test_after_work(octa: CheckContext) -> None:
+    """``Shutdown`` after several completed commands behaves like the idle case:
+    acknowledged within 5 s, and nothing after the acknowledgement.
+
+    The commands are echo probes if configured, else opaque commands (any ending accepted).
+    """
+    host = await octa.ready()
+    for n in range(1, 4):
+        await complete_work(octa, host, n)
     mark = host.mark()
     await acknowledge(octa, host)
     await nothing_after_reply(octa, host, mark)

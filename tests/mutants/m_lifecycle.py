@@ -12,7 +12,7 @@ import os
 import signal
 from typing import Any
 
-from mutant_base import ShellPlugin, mutant
+from mutant_base import ShellPlugin, example, mutant
 
 HOST_COMMANDS = ("Hello", "Schema", "Execute", "Shutdown")
 SLOW_EXIT_SECONDS = 2.5  # well past Octa's 1 s exit window, well within the 5 s the checks wait
@@ -114,7 +114,7 @@ class LifecycleCancelledExitZero(ShellPlugin):
     also={
         "cancellation.shutdown-cancels-running",
         "shutdown.after-work",
-        "version.incompatible-host-rejected",
+        "shutdown.in-any-stage",
     },
 )
 class LifecycleNoShutdownReply(ShellPlugin):
@@ -161,7 +161,7 @@ class LifecycleRefusesShutdownAfterWork(ShellPlugin):
         await super().on_shutdown(session, payload)
 
 
-@mutant(kills="shutdown.process-exits")
+@mutant(kills="shutdown.process-exits", also={"shutdown.in-any-stage"})
 class LifecycleSlowExit(ShellPlugin):
     """Acknowledges Shutdown and closes the session, but exits only 2.5 s later."""
 
@@ -172,19 +172,28 @@ class LifecycleSlowExit(ShellPlugin):
         asyncio.get_running_loop().call_later(SLOW_EXIT_SECONDS, self.request_stop)
 
 
-@mutant(
-    kills="shutdown.exit-status",
-    also={
-        "cancellation.eof",
-        "version.incompatible-host-rejected",
-    },
-)
+@mutant(kills="shutdown.exit-status", also={"cancellation.eof"})
 class LifecycleExitStatusOne(ShellPlugin):
     """Exits with status 1 after a clean Shutdown."""
 
     async def serve(self, socket_path: str) -> int:
         await super().serve(socket_path)
         return 1
+
+
+@mutant(kills="shutdown.in-any-stage")
+class LifecycleRefusesShutdownInHandshake(ShellPlugin):
+    """Like the SDK: before the handshake is complete, answers Shutdown with the Error of
+    the stage ("Expected Hello command", "Expected Schema command"), moves on to the next
+    stage and keeps running (Octa waits its 1 s exit window, then kills it)."""
+
+    async def on_shutdown(self, session: Any, payload: dict[str, Any]) -> None:
+        if session.stage == example.READY:
+            await super().on_shutdown(session, payload)
+            return
+        expected = "Hello" if session.stage == example.EXPECT_HELLO else "Schema"
+        await self.on_protocol_error(session, f"Expected {expected} command")
+        session.stage = example.EXPECT_SCHEMA if expected == "Hello" else example.READY
 
 
 @mutant(kills="shutdown.socket-removed")
