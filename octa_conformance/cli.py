@@ -126,6 +126,12 @@ def cli() -> None:
 )
 @click.option("--junit-xml", "junit_xml", metavar="FILE", help="Write a JUnit XML report.")
 @click.option("--json", "json_path", metavar="FILE", help="Write the JSON report.")
+@click.option(
+    "--html",
+    "html_path",
+    metavar="FILE",
+    help="Write the HTML report: one self-contained page (no network, works without JavaScript).",
+)
 @click.option("--timeout-scale", type=float, metavar="X", help="Multiply every timeout by X.")
 @click.option(
     "-j",
@@ -152,6 +158,7 @@ def run_command(
     baseline: str | None,
     junit_xml: str | None,
     json_path: str | None,
+    html_path: str | None,
     timeout_scale: float | None,
     jobs: int | None,
     verbose: bool,
@@ -179,6 +186,8 @@ def run_command(
             runner.check_report_path(json_path, "JSON report")
         if junit_xml:
             runner.check_report_path(junit_xml, "JUnit report")
+        if html_path:
+            runner.check_report_path(html_path, "HTML report")
         if jobs is not None and jobs < 1:
             raise ConfigError(f"-j expects a positive number of workers, got {jobs}")
         if jobs:
@@ -197,6 +206,7 @@ def run_command(
             options,
             json_path=json_path,
             junit_path=junit_xml,
+            html_path=html_path,
             jobs=jobs,
             verbose=verbose,
             progress=True,

@@ -60,6 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--octa-plugin-arg", action="append", default=[], metavar="ARG")
     g.addoption("--octa-json", metavar="FILE", help="write the JSON report")
     g.addoption("--octa-junit-xml", metavar="FILE", help="write the JUnit XML report")
+    g.addoption("--octa-html", metavar="FILE", help="write the HTML report (self-contained)")
     g.addoption("--octa-no-suites", action="store_true", help="only your own tests, no suites")
     g.addoption("--octa-verbose", action="store_true", help="transcripts for passing checks")
     g.addoption(
@@ -100,6 +101,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         options = options_from_config(config)
+        if options is not None and config.getoption("octa_html"):
+            from octa_conformance.runner import check_report_path
+
+            check_report_path(config.getoption("octa_html"), "HTML report")  # before any check
     except ConfigError as e:
         raise pytest.UsageError(str(e)) from None
     if options is None:
@@ -376,6 +381,7 @@ class Collector:
             self.report,
             json_path=self.config.getoption("octa_json"),
             junit_path=self.config.getoption("octa_junit_xml"),
+            html_path=self.config.getoption("octa_html"),
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -105,6 +105,7 @@ def pytest_args(
     jobs: int | None = None,
     verbose: bool = False,
     progress: bool = True,
+    html_path: Path | None = None,
 ) -> list[str]:
     """The hermetic pytest command line for ``options`` (paths must be absolute)."""
     suites = suites_dir()
@@ -149,6 +150,8 @@ def pytest_args(
         args.append(f"--octa-json={json_path}")
     if junit_path is not None:
         args.append(f"--octa-junit-xml={junit_path}")
+    if html_path is not None:
+        args.append(f"--octa-html={html_path}")
     if verbose:
         args.append("--octa-verbose")
     if progress:
@@ -239,6 +242,7 @@ def run(
     verbose: bool = False,
     progress: bool = True,
     diagnostics: list[str] | None = None,
+    html_path: str | os.PathLike[str] | None = None,
 ) -> tuple[int, RunReport | None]:
     """Run the selected checks; return (exit status, report).
 
@@ -251,6 +255,7 @@ def run(
     """
     jpath = check_report_path(json_path, "JSON report") if json_path else None
     xpath = check_report_path(junit_path, "JUnit report") if junit_path else None
+    hpath = check_report_path(html_path, "HTML report") if html_path else None
     if jobs is not None and jobs < 1:
         raise ConfigError(f"-j expects a positive number of workers, got {jobs}")
     if jobs:
@@ -270,6 +275,7 @@ def run(
             jobs=jobs,
             verbose=verbose,
             progress=progress,
+            html_path=hpath,
         )
         with signals_interrupt(), _hermetic(workdir, jobs):
             try:
@@ -296,7 +302,7 @@ def run(
             from octa_conformance.reporting import write_reports
 
             with contextlib.suppress(OSError):
-                write_reports(report, json_path=jpath, junit_path=xpath)
+                write_reports(report, json_path=jpath, junit_path=xpath, html_path=hpath)
         report.complete = False
         return EXIT_INTERRUPTED, report
 

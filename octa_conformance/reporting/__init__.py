@@ -1,4 +1,4 @@
-"""Reports written from a :class:`RunReport`: JSON, JUnit XML and the terminal."""
+"""Reports written from a :class:`RunReport`: JSON, JUnit XML, HTML and the terminal."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def write_reports(
     *,
     json_path: str | os.PathLike[str] | None = None,
     junit_path: str | os.PathLike[str] | None = None,
+    html_path: str | os.PathLike[str] | None = None,
 ) -> None:
     """Write whichever reports were asked for."""
     if json_path:
@@ -31,3 +32,7 @@ def write_reports(
         from octa_conformance.reporting.junit import junit_xml
 
         _write(junit_path, junit_xml(report))
+    if html_path:
+        from octa_conformance.reporting.html import write_html
+
+        write_html(report, html_path)
