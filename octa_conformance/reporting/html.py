@@ -26,7 +26,6 @@ from typing import Any
 import jinja2
 
 from octa_conformance import catalogue
-from octa_conformance.catalogue import Level
 from octa_conformance.results import CheckResult, RunReport
 
 TEMPLATE = "report.html.j2"
@@ -466,7 +465,7 @@ def render_html(report: RunReport, generated: datetime.datetime | None = None) -
     data = report.to_json()
     generated = generated or datetime.datetime.now().astimezone()
     plugin = data["plugin"]
-    return (
+    page = (
         _environment()
         .get_template(TEMPLATE)
         .render(
@@ -482,9 +481,10 @@ def render_html(report: RunReport, generated: datetime.datetime | None = None) -
             charts=charts(report),
             protocol_doc=PROTOCOL_DOC,
             generated=generated.strftime("%Y-%m-%d %H:%M:%S %Z").strip(),
-            levels=[lv.value for lv in Level],
         )
     )
+    # undecodable bytes a plugin sent (kept as lone surrogates) become visible escapes
+    return page.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def write_html(report: RunReport, path: str | os.PathLike[str]) -> None:
@@ -494,4 +494,4 @@ def write_html(report: RunReport, path: str | os.PathLike[str]) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    Path(path).write_text(text, encoding="utf-8", errors="backslashreplace")
+    Path(path).write_text(text, encoding="utf-8")
