@@ -1,4 +1,5 @@
-"""The wheel ships the suites and the example plugin inside the package."""
+"""The wheel ships the suites, the example plugin and the HTML template inside the package,
+and declares what the package imports."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ def test_wheel_contains_the_suites_and_the_example(tmp_path: Path) -> None:
     for name in suites:
         assert f"octa_conformance/_suites/{name}" in names
     assert "octa_conformance/_examples/octa_plugin_shell.py" in names
+    templates = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "octa_conformance" / "reporting" / "templates").iterdir()
+    )
+    assert "octa_conformance/reporting/templates/report.html.j2" in templates
+    for name in templates:
+        assert name in names, f"{name} is not in the wheel"
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    requires = [
+        ln
+        for ln in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+        if ln.startswith("Requires-Dist:")
+    ]
+    assert any("jinja2>=3.1" in ln.lower() for ln in requires), requires
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "octa-conform = octa_conformance.cli:main" in text
