@@ -540,3 +540,25 @@ def test_full_run_of_the_example_plugin(tmp_path: Path) -> None:
     if BROWSER is not None:
         dom = open_in_browser(tmp_path / "report.html", tmp_path / "report.png")
         assert all(cid in Page(dom).ids for cid in catalogue.CHECKS)
+
+
+class _WithCause(RunReport):
+    """A report whose JSON names a root cause (as a dead plugin's report does)."""
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        data["cause"] = {"summary": f"the plugin exited {HOSTILE}", "output": "junk\n\x1b[1mmore"}
+        data["checks"][0]["cause"] = "launch failed"
+        return data
+
+
+def test_a_root_cause_is_shown_once_at_the_top() -> None:
+    base = sample_report()
+    report = _WithCause(base.plugin, base.target, checks=base.checks)
+    text = render_html(report)
+    page = parse(text)
+    assert "cause" in page.ids and "<script" not in text.lower()
+    shown = page.all_text
+    assert shown.count("the plugin exited </script>") == 1
+    assert "junk\n\u241b[1mmore" in shown
+    assert "Not run because of the root cause above: launch failed" in shown

@@ -423,6 +423,7 @@ def _check_entries(report: RunReport, data: dict[str, Any]) -> list[dict[str, An
                 "transcript_lines": transcript_lines(entry.get("transcript", "")),
                 "counts": c.counts_for_verdict(report.strict),
                 "stale_baseline": c.stale_baseline,
+                "cause": entry.get("cause"),
             }
         )
     return out
@@ -474,6 +475,7 @@ def render_html(report: RunReport, generated: datetime.datetime | None = None) -
             verdict_lines=_verdict_lines(report),
             plugin=plugin,
             plugin_error=visible(plugin["error"]) if plugin.get("error") else "",
+            cause=data.get("cause"),  # the run's root cause, when the report names one
             summary=data["summary"],
             areas=_area_rows(report),
             checks=_check_entries(report, data),
