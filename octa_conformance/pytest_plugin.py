@@ -9,8 +9,10 @@ entry point. Fixtures for custom tests: ``octa`` (a :class:`CheckContext`),
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -37,6 +39,7 @@ CONTEXT_KEY = pytest.StashKey[CheckContext]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 HYPOTHESIS_HOME_KEY = pytest.StashKey[str]()
 SIGNALS_KEY = pytest.StashKey[dict[int, Any]]()
+UNRAISABLE_KEY = pytest.StashKey[Any]()
 RESULT_PROPERTY = "octa_result"
 
 
@@ -120,6 +123,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args.append(suites)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if OPTIONS_KEY in config.stash:  # after every plugin's pytest_configure set its hook
+        config.stash[UNRAISABLE_KEY] = sys.unraisablehook
+        sys.unraisablehook = _unraisable_hook(sys.unraisablehook)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Start no check after Ctrl-C or SIGTERM, even if the interrupt got swallowed."""
@@ -130,12 +140,55 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_unconfigure(config: pytest.Config) -> None:
     kill_all()
     interrupts.restore(config.stash.get(SIGNALS_KEY, {}))
+    previous = config.stash.get(UNRAISABLE_KEY, None)
+    if previous is not None and getattr(sys.unraisablehook, "octa_interrupt_filter", False):
+        sys.unraisablehook = previous
     home = config.stash.get(HYPOTHESIS_HOME_KEY, None)
     if home is not None:
         from hypothesis.configuration import set_hypothesis_home_dir
 
         set_hypothesis_home_dir(None)  # a later hypothesis run must not recreate it
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _unraisable_hook(previous: Any) -> Any:
+    """``sys.unraisablehook`` that drops the KeyboardInterrupt of our own signal handler when
+    it lands where Python cannot raise it (a weakref callback, a ``__del__``): the interrupt
+    is remembered anyway (``interrupts.received()``), so it needs no traceback."""
+
+    def hook(unraisable: Any) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, KeyboardInterrupt) and str(exc).startswith("signal "):
+            return
+        previous(unraisable)
+
+    hook.octa_interrupt_filter = True  # type: ignore[attr-defined]
+    return hook
+
+
+def _quiet_after_interrupt(loop: asyncio.AbstractEventLoop) -> list[bool]:
+    """After Ctrl-C, keep asyncio from logging what abandoned tasks raise.
+
+    The interrupt leaves the event loop and abandons the check's own task in the middle of
+    an ``await``; when the check's clean-up then closes the plugin's connection, that task
+    wakes up and ends with an exception nobody will retrieve, and asyncio would log "Task
+    exception was never retrieved" with a traceback (whenever the task is collected). Once
+    the returned flag is set (the clean-up does it after an interrupt), such reports of this
+    loop are dropped; anything else goes to the loop's previous handler.
+    """
+    interrupted = [False]
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if (interrupted[0] or interrupts.received()) and "exception" in context:
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    return interrupted
 
 
 def _private_hypothesis_home(config: pytest.Config) -> None:
@@ -186,9 +239,11 @@ async def octa(
     info = dataclasses.replace(octa_plugin_info, probes=octa_plugin_info.probes.fresh())
     ctx = CheckContext(octa_options, info, check_id_of(request.node) or "")
     request.node.stash[CONTEXT_KEY] = ctx
+    interrupted = _quiet_after_interrupt(asyncio.get_running_loop())
     try:
         yield ctx
     finally:
+        interrupted[0] = interrupts.received()
         await ctx.aclose()
 
 
