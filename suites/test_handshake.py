@@ -28,16 +28,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+from octa_conformance import waits
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
-from octa_conformance.host import FakeOcta, HostError
+from octa_conformance.host import FakeOcta, HostError, Run
 from octa_conformance.protocol import (
     Closed,
     Dialect,
     ErrorReply,
+    Event,
+    ExitStatus,
     HelloCommand,
     HelloReply,
     Kind,
@@ -46,6 +51,7 @@ from octa_conformance.protocol import (
     SchemaReply,
     Violation,
 )
+from octa_conformance.protocol.messages import SESSION_ERROR_IDS
 from octa_conformance.protocol.violations import quote
 from octa_conformance.semver import parse_requirement
 from octa_conformance.suite_helpers import (
@@ -114,57 +120,79 @@ async def schema(host: FakeOcta) -> SchemaReply:
 async def file_appears(path: Path, window: float, poll: float) -> bool:
     """Poll for ``path`` during ``window`` seconds (a file cannot be awaited)."""
     loop = asyncio.get_running_loop()
+    started = time.monotonic()
     deadline = loop.time() + window
     while not path.exists():
         if loop.time() >= deadline:
+            waits.expired(started, "handshake: watching for the refused command's file")
             return False
         await asyncio.sleep(poll)
     return True
 
 
 def continuation_window(octa: CheckContext) -> float:
-    """How long the host waits for a reply the plugin need not give: a tenth of
+    """How long the host waits for the first answer the plugin need not give: a tenth of
     ``timeouts.reply`` (scaled like it).
 
     After refusing a command sent in the wrong stage, a plugin may go on with the session or
-    not, and the SDK's own continuations are not always readable: in its execute stage it
-    answers a late ``Schema`` with an ``Error`` that lacks its newline, so that reply never
-    completes as a line. A plugin that goes on answers at once; one that does not must not
-    cost the host a whole reply bound.
+    not. One that goes on answers at once (well within this window, even on a loaded
+    machine); one that does not must not cost the host a whole reply bound.
     """
     return octa.timeouts.reply / 10
 
 
-async def continue_session(octa: CheckContext, host: FakeOcta, rest: list[str], work: Path) -> bool:
-    """Try to finish the handshake (``rest``) and run one command to its end.
+def finished_a_command(run: Run) -> Callable[[Event], bool]:
+    """Whether an event shows the plugin finishing a command: ``run``'s terminal frame (or
+    its refusal), or any terminal frame the host cannot attribute to a command (its
+    ``Started`` was lost, e.g. glued to a frame written without its newline)."""
 
-    Each handshake reply gets ``continuation_window``; the command (the echo probe if
-    configured, else an opaque one, any ending accepted) gets ``timeouts.reply``. Whether the
-    session went on to the end of that command.
+    def finished(ev: Event) -> bool:
+        if run.done or isinstance(ev, Closed):
+            return True
+        frame = ev.frame if isinstance(ev, (Received, Violation)) else None
+        if isinstance(frame, ErrorReply):
+            return frame.id not in SESSION_ERROR_IDS
+        return isinstance(frame, ExitStatus)
+
+    return finished
+
+
+async def continue_session(octa: CheckContext, host: FakeOcta, rest: list[str], work: Path) -> bool:
+    """Send what is left of the handshake (``rest``) and one command, back to back; whether
+    the plugin was then seen to finish a command (it processed everything sent before).
+
+    The command is the echo probe if configured, else the opaque command; any ending counts,
+    and so does a terminal frame the host cannot attribute: the SDK, which moves on to its
+    next stage after a refusal, refuses the host's ``Hello``/``Schema`` in turn, the last time
+    without a newline, so its refusal runs into the command's ``Started``. Nothing is waited
+    per handshake reply: the plugin's first answer must come within ``continuation_window``
+    (a plugin need not go on after a refusal), then the command gets ``timeouts.reply``.
     """
-    window = continuation_window(octa)
+    mark = host.mark()
+    params = octa.probe("echo", text="flush") if octa.has_probe("echo") else octa.opaque()
     try:
-        if "Hello" in rest:
-            await host.hello(timeout=window)
-        await host.schema(timeout=window)
-        echo = octa.has_probe("echo")
-        params = octa.probe("echo", text="flush") if echo else octa.opaque()
+        for name in rest:
+            await host.send(HelloCommand(octa.target) if name == "Hello" else SchemaCommand())
         run = await host.execute(params, dir=str(work))
-        await run.wait(octa.timeouts.reply)
+        await host.wait_for(
+            lambda ev: True, continuation_window(octa), since=mark, what="an answer"
+        )
+        ev = await host.wait_for(
+            finished_a_command(run), octa.timeouts.reply, since=mark, what="a finished command"
+        )
     except HostError:
         return False  # the session need not go on after a refusal
-    return True
+    return not isinstance(ev, Closed)
 
 
 async def refused_and_not_run(octa: CheckContext, stage: str, rest: list[str]) -> None:
     """Send the ``touch`` probe as an Execute ``stage``; it must get an Error and not run.
 
     ``rest`` is what is left of the handshake (``Hello``, ``Schema``). After the refusal the
-    host tries to finish the handshake and run one more command (``continue_session``), so
-    that a command the plugin ran anyway has created its file before the host looks. If the
-    plugin does not go on (it need not; the SDK moves to its next stage, where the host's
-    ``Hello``/``Schema`` are refused in turn), the host watches for the file during the
-    short ``continuation_window`` instead.
+    host sends the rest of the handshake and one more command (``continue_session``): once
+    the plugin has finished that command, a refused command it ran anyway has created its
+    file. If the plugin does not go on (it need not), the host watches for the file during
+    the short ``continuation_window`` instead.
     """
     work = octa.scratch()
     marker = work / f"executed-{stage.replace(' ', '-')}"
@@ -357,8 +385,9 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
     still works: a command sent next runs (the echo probe prints its text; without it, the
     opaque command gets ``Started`` and any terminal frame).
 
-    A frame without its newline only shows when the next frame arrives glued to it, so the
-    host sends the command right after the refusal and then looks at what came back.
+    The command is sent right behind the second ``Hello``, without waiting for its answer: a
+    plugin answers both in order, and a frame written without its newline only shows when
+    the next frame runs into it. So no window is waited: the check ends with the command.
     """
     echo = octa.has_probe("echo")
     text = f"still-alive-{uuid.uuid4().hex[:8]}"
@@ -369,27 +398,31 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
     await schema(host)
     second = HelloCommand(octa.target)
     mark = host.mark()
-    # A well-terminated Error arrives at once; a glued one is only seen with the next frame.
-    ev = await reply_to(host, second, timeout=continuation_window(octa))
-    if isinstance(ev, Received) and isinstance(ev.frame, HelloReply):
-        fail(
-            "an Error frame answering the second Hello",
-            f"{describe_frame(ev)}: the plugin ran the handshake again",
-            "the handshake happens once per connection; answer a second Hello with Error{id:"
-            ' "protocol_error", message: ...} and carry on',
-        )
     try:
+        await host.send(second)
         run = await host.execute(params, dir=str(octa.scratch()))
         ev = await host.wait_for(
             lambda e: isinstance(e, (Violation, Closed)) or run.execution.done,
             octa.timeouts.command,
             since=mark,
-            what=f"the end of {what} after the second Hello",
+            what=f"the end of {what} sent after the second Hello",
         )
     except HostError as e:
         fail(
             f"{what} to finish after the refused Hello (within {octa.timeouts.command} s)",
             str(e),
+        )
+    answers = [
+        e
+        for e in host.events_since(mark)
+        if isinstance(e, Received) and e.answers is not None and e.answers.command is second
+    ]
+    if answers and isinstance(answers[0].frame, HelloReply):
+        fail(
+            "an Error frame answering the second Hello",
+            f"{describe_frame(answers[0])}: the plugin ran the handshake again",
+            "the handshake happens once per connection; answer a second Hello with Error{id:"
+            ' "protocol_error", message: ...} and carry on',
         )
     problem = ev if isinstance(ev, (Violation, Closed)) else None
     glued = [v for v in host.violations if v.kind is Kind.FRAMES_RUN_TOGETHER]
@@ -401,12 +434,7 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
             " SDK bug): Octa then fails to parse the next frame, here the Started of the next"
             ' command. Write "\\n" after every frame',
         )
-    answered = [
-        e
-        for e in host.events_since(0)
-        if isinstance(e, Received) and e.answers is not None and e.answers.command is second
-    ]
-    if not answered:
+    if not answers:
         fail(
             "an Error frame answering the second Hello",
             "no answer to it"
@@ -414,8 +442,8 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
             'answer a second Hello with Error{id: "protocol_error", message: ...}; Octa pairs'
             " replies with commands by order, so an unanswered command shifts every later reply",
         )
-    if not isinstance(answered[0].frame, ErrorReply):
-        fail("an Error frame answering the second Hello", describe_frame(answered[0]))
+    if not isinstance(answers[0].frame, ErrorReply):
+        fail("an Error frame answering the second Hello", describe_frame(answers[0]))
     if problem is not None:
         fail("the session to go on after the refused Hello", describe_reply(host, problem))
     refusal = run.execution.refused
