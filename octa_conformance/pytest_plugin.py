@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shlex
 import shutil
 import sys
 import tempfile
@@ -27,12 +28,20 @@ from octa_conformance import catalogue, interrupts
 from octa_conformance.catalogue import Level
 from octa_conformance.checking import MARKER, CheckFailure, check_id_of
 from octa_conformance.context import CheckContext, PluginInfo, gather_info
-from octa_conformance.errors import OctaConformanceError
+from octa_conformance.errors import LaunchError, OctaConformanceError
 from octa_conformance.host import FakeOcta
 from octa_conformance.probes import ConfigError
-from octa_conformance.results import CheckResult, PluginFacts, RunReport
+from octa_conformance.protocol import Dialect
+from octa_conformance.results import (
+    CAUSE_HANDSHAKE,
+    CAUSE_LAUNCH,
+    CheckResult,
+    PluginFacts,
+    RootCause,
+    RunReport,
+)
 from octa_conformance.settings import RunOptions, resolve
-from octa_conformance.supervisor import kill_all
+from octa_conformance.supervisor import PluginProcess, kill_all
 
 OPTIONS_KEY = pytest.StashKey[RunOptions]()
 CONTEXT_KEY = pytest.StashKey[CheckContext]()
@@ -40,6 +49,10 @@ REPORT_KEY = pytest.StashKey[RunReport]()
 HYPOTHESIS_HOME_KEY = pytest.StashKey[str]()
 SIGNALS_KEY = pytest.StashKey[dict[int, Any]]()
 UNRAISABLE_KEY = pytest.StashKey[Any]()
+CAUSE_KEY = pytest.StashKey["RootCause | None"]()
+INFO_KEY = pytest.StashKey[PluginInfo]()
+# The checks that judge the launch itself: they run even when the plugin cannot be started.
+LAUNCH_WITNESSES = frozenset({"launch.listens"})
 RESULT_PROPERTY = "octa_result"
 
 
@@ -226,9 +239,68 @@ def octa_options(request: pytest.FixtureRequest) -> RunOptions:
 
 
 @pytest.fixture(scope="session")
-def octa_plugin_info(octa_options: RunOptions) -> PluginInfo:
+def octa_plugin_info(request: pytest.FixtureRequest, octa_options: RunOptions) -> PluginInfo:
     """What one handshake told about the plugin (key, requirement, dialect, probes)."""
-    return gather_info(octa_options)
+    info = gather_info(octa_options)
+    request.config.stash[CAUSE_KEY] = root_cause(octa_options, info)
+    request.config.stash[INFO_KEY] = info
+    return info
+
+
+class NotRun(OctaConformanceError):
+    """A check not run because of the run's root cause (the plugin cannot be started)."""
+
+
+@pytest.fixture(autouse=True)
+def _octa_root_cause_guard(request: pytest.FixtureRequest) -> None:
+    """Run no check that could only repeat the root cause: when the plugin cannot even be
+    started, every check but the launch's own fails at once, saying so, without launching."""
+    cid = check_id_of(request.node)
+    if cid is None or cid in LAUNCH_WITNESSES or OPTIONS_KEY not in request.config.stash:
+        return
+    request.getfixturevalue("octa_plugin_info")
+    cause = request.config.stash.get(CAUSE_KEY, None)
+    if cause is not None and cause.kind == CAUSE_LAUNCH:
+        raise NotRun(f"not run because {cause.phrase}: {cause.summary}")
+
+
+def root_cause(options: RunOptions, info: PluginInfo) -> RootCause | None:
+    """Why the first handshake failed, if it did: the plugin does not start (``launch``:
+    checks are not run) or does not handshake (``handshake``: checks that fail the same
+    way are marked). A plugin whose first handshake failed is launched once more to tell
+    the two apart (and to confirm it); None when that second try works."""
+    if info.key is not None or not info.error:
+        return None
+    first = info.error.splitlines()[0]
+    if info.hello is not None:  # it started and answered Hello: the Schema step failed
+        return RootCause(CAUSE_HANDSHAKE, first)
+    return asyncio.run(_diagnose(options, first))
+
+
+async def _diagnose(options: RunOptions, first_error: str) -> RootCause | None:
+    config = options.harness_config()
+    try:
+        process = PluginProcess.spawn(options.plugin, config=config, extra_args=config.plugin_args)
+    except LaunchError as e:
+        return RootCause(CAUSE_LAUNCH, e.headline, str(options.plugin), e.output)
+    command = shlex.join(process.argv)
+    try:
+        try:
+            host = await FakeOcta.connect(
+                process, config=config, dialect=Dialect.for_octa_version(options.octa_version)
+            )
+        except LaunchError as e:
+            return RootCause(CAUSE_LAUNCH, e.headline, command, e.output)
+        try:
+            await host.hello()
+            await host.schema()
+        except OctaConformanceError:
+            return RootCause(CAUSE_HANDSHAKE, first_error, command, process.output_excerpt(1500))
+        finally:
+            await host.close()
+    finally:
+        await process.stop()
+    return None  # it works now: no root cause to name
 
 
 @pytest_asyncio.fixture
@@ -288,6 +360,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return
     level = catalogue.get(cid).level
     ctx = item.stash.get(CONTEXT_KEY, None)
+    exc = call.excinfo.value if call.excinfo else None
     verbose = item.config.getoption("octa_verbose")
     transcript = ctx.transcripts() if ctx is not None and (rep.failed or verbose) else ""
     if rep.passed:
@@ -298,7 +371,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if ctx is not None:
             result.missing_probes = list(dict.fromkeys(ctx.missing_probes))
     else:
-        exc = call.excinfo.value if call.excinfo else None
         if exc is not None and isinstance(exc, FAILURES):
             result = CheckResult(cid, "failed", _message(exc) + _quoting_note(exc, ctx))
         else:
@@ -310,13 +382,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         result.figures = dict(ctx.figures)
     if result.outcome == "failed" and level is Level.INFO:
         result.outcome, result.message = "skipped", f"could not measure: {result.message}"
+    cause = item.config.stash.get(CAUSE_KEY, None)
+    if cause is not None and _repeats(cause, exc, result):
+        result.cause = cause.phrase
     if cid in options.baseline:
         if result.outcome == "failed":
             result.outcome = "xfailed"
         elif result.outcome == "passed":
             result.stale_baseline = True
-    facts = ctx.info if ctx is not None else None
-    rep.user_properties.append((RESULT_PROPERTY, _result_dict(result, facts)))
+    facts = ctx.info if ctx is not None else item.config.stash.get(INFO_KEY, None)
+    rep.user_properties.append((RESULT_PROPERTY, _result_dict(result, facts, cause)))
     # What pytest itself shows and counts.
     if result.outcome == "failed" or result.outcome == "error":
         rep.longrepr = f"[{cid}] {level.value} check failed\n{result.message}\n\n{transcript}"
@@ -329,6 +404,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif result.outcome == "skipped" and rep.failed:
         rep.outcome = "skipped"
         rep.longrepr = (str(item.path), 0, result.message)
+
+
+def _repeats(cause: RootCause, exc: BaseException | None, result: CheckResult) -> bool:
+    """Does ``result`` only repeat the root cause (or say it could not run because of it)?"""
+    if result.outcome not in ("failed", "skipped"):
+        return False
+    if isinstance(exc, NotRun) or (cause.kind == CAUSE_LAUNCH and isinstance(exc, LaunchError)):
+        return True
+    text = result.message.removeprefix("could not measure: ")
+    if result.outcome == "skipped" and not isinstance(exc, FAILURES):  # a skip that cites it
+        return cause.summary in text
+    return bool(text) and text.splitlines()[0] == cause.summary
 
 
 def _quoting_note(exc: BaseException, ctx: CheckContext | None) -> str:
@@ -355,8 +442,10 @@ def _short_traceback(exc: BaseException) -> str:
     return "Traceback (most recent call last):\n" + "".join(lines)
 
 
-def _result_dict(result: CheckResult, info: PluginInfo | None) -> dict[str, Any]:
-    data = {
+def _result_dict(
+    result: CheckResult, info: PluginInfo | None, cause: RootCause | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "id": result.id,
         "outcome": result.outcome,
         "message": result.message,
@@ -365,7 +454,10 @@ def _result_dict(result: CheckResult, info: PluginInfo | None) -> dict[str, Any]
         "transcript": result.transcript,
         "stale_baseline": result.stale_baseline,
         "missing_probes": list(result.missing_probes),
+        "cause": result.cause,
     }
+    if cause is not None:
+        data["root_cause"] = cause.to_json()
     if info is not None:
         data["plugin"] = {
             "key": info.key,
@@ -392,6 +484,7 @@ class Collector:
         self.progress = config.getoption("octa_progress")
         self.started = time.monotonic()
         self.report: RunReport | None = None
+        self.cause: RootCause | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, data in report.user_properties:
@@ -400,7 +493,9 @@ class Collector:
             plugin = data.get("plugin")
             if plugin and self.facts.key is None and self.facts.requirement is None:
                 self.facts = PluginFacts(str(self.options.plugin), **plugin)
-            fields = {k: v for k, v in data.items() if k != "plugin"}
+            if data.get("root_cause") and self.cause is None:
+                self.cause = RootCause(**data["root_cause"])
+            fields = {k: v for k, v in data.items() if k not in ("plugin", "root_cause")}
             result = CheckResult(**fields)
             self.results[report.nodeid] = result
             if self.progress:
@@ -422,6 +517,7 @@ class Collector:
             checks=checks,
             complete=exitstatus != pytest.ExitCode.INTERRUPTED,
             duration_s=time.monotonic() - self.started,
+            cause=self.cause,
         )
         self.config.stash[REPORT_KEY] = self.report
         if (

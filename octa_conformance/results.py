@@ -11,6 +11,11 @@ with ``--select``/``--skip``/``skip`` are not in the report at all, so never in 
 * ``pass``: every MUST check (with ``strict``, every SHOULD check too) ran and passed.
 
 Known failures listed in the baseline (``xfailed``) ran, and count as accepted.
+
+A *root cause* (:class:`RootCause`) is recorded when the plugin could not be started or
+handshaken at all: the checks that could only repeat that failure carry ``cause`` (a short
+phrase) and keep the outcome the failure gives them (``failed``; ``skipped`` for INFO
+checks and for checks that had to skip), so a dead plugin never passes.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class CheckResult:
     transcript: str = ""
     stale_baseline: bool = False  # in the baseline but passed
     missing_probes: list[str] = field(default_factory=list)  # why it was skipped, if so
+    cause: str | None = None  # not run (or cut short) because of the run's root cause
 
     @property
     def spec(self) -> catalogue.CheckSpec:
@@ -84,6 +90,36 @@ class PluginFacts:
     probes: dict[str, Any] | None = None  # configured: names, quoting, source
 
 
+CAUSE_LAUNCH, CAUSE_HANDSHAKE = "launch", "handshake"
+CAUSE_PHRASES = {
+    CAUSE_LAUNCH: "the plugin could not be started",
+    CAUSE_HANDSHAKE: "the plugin's handshake failed",
+}
+
+
+@dataclass
+class RootCause:
+    """Why a whole run could not test much: the plugin did not start, or not handshake."""
+
+    kind: str  # CAUSE_LAUNCH or CAUSE_HANDSHAKE
+    summary: str  # one line: what happened
+    command: str = ""  # how the plugin was started
+    output: str = ""  # an excerpt of the plugin's own stdout/stderr
+
+    @property
+    def phrase(self) -> str:
+        """``the plugin could not be started``: what each check that depends on it says."""
+        return CAUSE_PHRASES.get(self.kind, self.kind)
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "summary": self.summary,
+            "command": self.command,
+            "output": self.output,
+        }
+
+
 @dataclass
 class RunReport:
     """A whole run: the plugin, the target, every check result, the verdict."""
@@ -94,6 +130,12 @@ class RunReport:
     checks: list[CheckResult] = field(default_factory=list)
     complete: bool = True
     duration_s: float = 0.0
+    cause: RootCause | None = None
+
+    @property
+    def caused(self) -> list[CheckResult]:
+        """The checks that only repeat the root cause (or could not run because of it)."""
+        return [c for c in self.checks if c.cause]
 
     @property
     def verdict(self) -> str:
@@ -182,17 +224,22 @@ class RunReport:
                 entry["stale_baseline"] = True
             if c.missing_probes:
                 entry["missing_probes"] = list(c.missing_probes)
+            if c.cause:
+                entry["cause"] = c.cause
             checks.append(entry)
-        return {
+        data: dict[str, Any] = {
             "tool": {"name": "octa-conformance", "version": __version__},
             "plugin": asdict(self.plugin),
             "target": self.target,
             "verdict": self.verdict,
             "strict": self.strict,
             "complete": self.complete,
-            "checks": checks,
-            "summary": self.summary(),
         }
+        if self.cause is not None:
+            data["cause"] = self.cause.to_json()
+        data["checks"] = checks
+        data["summary"] = self.summary()
+        return data
 
 
 def percentiles(values: Iterable[float]) -> dict[str, float]:

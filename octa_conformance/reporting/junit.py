@@ -8,7 +8,12 @@
   the verdict needs (MUST; with ``--strict`` SHOULD too) says so: ``not run, but a PASS
   needs this MUST check: ...``;
 * baseline failures: ``<skipped message="known failure (baseline): ...">``;
-* figures of INFO checks and stale baseline notes go to ``<system-out>``.
+* figures of INFO checks and stale baseline notes go to ``<system-out>``;
+* when the plugin could not be started or handshaken at all (the run's root cause), the
+  ``<testsuite>`` says so once (property ``cause``, and the plugin's output in its
+  ``<system-out>``), and each check that only repeats it starts its message with the cause
+  (``not run because the plugin could not be started: ...``, or ``the plugin's handshake
+  failed: ...``); such a MUST check is still a ``<failure>``.
 
 The ``<testsuite>`` properties carry the verdict (``pass``, ``fail`` or ``incomplete``), the
 number of checks the verdict needs that did not run (``not_run``) and the probes that would
@@ -27,6 +32,8 @@ from octa_conformance.results import CheckResult, RunReport
 
 
 def _body(c: CheckResult) -> str:
+    if c.cause:  # the plugin's output is in the testsuite's system-out, once
+        return f"{c.message}\n(the root cause: the testsuite's cause property and system-out)"
     return f"{c.message}\n\n{c.transcript}".strip() if c.transcript else c.message
 
 
@@ -49,6 +56,8 @@ def _case(c: CheckResult, strict: bool) -> TestCase:
         stdout=_system_out(c),
     )
     summary = c.message.splitlines()[0] if c.message else c.outcome
+    if c.cause and not summary.startswith("not run"):
+        summary = f"{c.cause}: {summary}"
     if c.outcome == "failed" and c.is_warning(strict):
         case.add_skipped_info(f"warning: SHOULD check failed: {summary}", _body(c))
     elif c.outcome == "failed":
@@ -68,6 +77,14 @@ def _case(c: CheckResult, strict: bool) -> TestCase:
 
 def junit_xml(report: RunReport) -> str:
     """The JUnit XML document for ``report`` (one ``<testsuite>``)."""
+    cause = report.cause
+    suite_out = None
+    if cause is not None:
+        suite_out = f"root cause: {cause.phrase}: {cause.summary}"
+        if cause.command:
+            suite_out += f"\ncommand: {cause.command}"
+        if cause.output:
+            suite_out += f"\n{cause.output}"
     suite = TestSuite(
         "octa-conformance",
         [_case(c, report.strict) for c in report.checks],
@@ -81,7 +98,9 @@ def junit_xml(report: RunReport) -> str:
             "complete": str(report.complete).lower(),
             "not_run": str(len(report.unrun)),
             "missing_probes": " ".join(report.by_missing_probe(report.unrun)),
+            "cause": f"{cause.kind}: {cause.summary}" if cause is not None else "",
         },
+        stdout=suite_out,
     )
     return to_xml_report_string([suite], encoding="utf-8")
 
