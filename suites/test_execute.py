@@ -90,8 +90,16 @@ def _event(ev: Event) -> str:
 
 
 def _observe(octa: CheckContext) -> float:
-    """A short observation window for proving that nothing (more) arrives."""
-    return octa.timeouts.reply / 20
+    """The window after a plan's last command in which late frames are watched for:
+    ``timeouts.reply / 50`` (0.1 s, scaled).
+
+    It only has to cover the last command: late frames of the earlier ones arrive while the
+    later commands run. A late frame comes from the path that wrote the terminal frame (a
+    second ``ExitStatus`` from a clean-up path, output flushed after the exit), so it follows
+    within milliseconds; a tenth of a second leaves room for a loaded machine. Nothing can
+    end it early on a conforming plugin: it proves that nothing more arrives.
+    """
+    return octa.timeouts.reply / 50
 
 
 async def _finish(run: Run, octa: CheckContext) -> RunResult:

@@ -317,7 +317,10 @@ class FuzzSession:
             elif problem is None and host.process.returncode is not None:
                 problem = "the plugin process ended afterwards"
             if problem is not None and host.plugin_closed:
-                await host.process.wait_exit(self.ctx.timeouts.exit)  # did it die?
+                # Did it die? A crash closes the connection as the process ends, so the
+                # exit shows within moments: a tenth of Octa's exit window, not all of it
+                # (a plugin that hung up and lives on must not cost a second per example).
+                await host.process.wait_exit(self.ctx.timeouts.exit / 10)
             if problem is not None and host.process.returncode is not None:
                 problem += f" (the plugin process is {self._state(host)})"
             return problem
