@@ -37,12 +37,14 @@ from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
 from octa_conformance.host import FakeOcta
 from octa_conformance.protocol import (
+    Event,
     HelloCommand,
     HelloReply,
     Received,
     SchemaCommand,
     SchemaReply,
     ShutdownCommand,
+    ShutdownReply,
 )
 from octa_conformance.semver import (
     Requirement,
@@ -133,6 +135,23 @@ async def gone(octa: CheckContext, process: PluginProcess) -> list[psutil.Proces
     return left
 
 
+def exit_window(octa: CheckContext, process: PluginProcess, answer: Event | None) -> float:
+    """How long the rejected plugin gets to exit by itself before it is killed, as Octa
+    kills it after ``timeouts.exit``.
+
+    Octa's whole second, unless the plugin refused the ``Shutdown`` (answered it with another
+    frame, as the SDK does with its "Expected Schema command" error) and has nothing running:
+    such a plugin is not shutting down, it waits for its next command, and whether it is
+    killed now or a second later changes nothing the check looks at (no process can be left
+    behind, and a crash on the refused ``Shutdown`` shows at once). It then gets a tenth of
+    Octa's window, so that an SDK-like plugin costs the check 0.1 s instead of 1 s.
+    """
+    refused = isinstance(answer, Received) and not isinstance(answer.frame, ShutdownReply)
+    if refused and process.returncode is None and not process.descendants():
+        return octa.timeouts.exit / 10
+    return octa.timeouts.exit
+
+
 async def offer_incompatible(octa: CheckContext, declared: str, version: str) -> None:
     """Announce ``version`` (outside the requirement) and reject the plugin as Octa does.
 
@@ -167,7 +186,7 @@ async def offer_incompatible(octa: CheckContext, declared: str, version: str) ->
     # Rejected: no Execute, only Shutdown. Any answer (Shutdown, Error...) ends Octa's wait.
     ev = await reply_to(host, ShutdownCommand(), octa.timeouts.shutdown_reply)
     answered = isinstance(ev, Received)
-    status = await process.wait_exit(octa.timeouts.exit)
+    status = await process.wait_exit(exit_window(octa, process, ev))
     killed = status is None
     if killed:  # what Octa does after its 1 s; costs Octa time, judged by shutdown.in-any-stage
         process.send_signal(signal.SIGKILL)
@@ -252,7 +271,8 @@ async def test_incompatible_host_rejected(octa: CheckContext) -> None:
     """Host versions outside the requirement (just below, just above, next major) are
     rejected as Octa rejects them (``Shutdown`` right after the plugin's ``Hello``, no
     ``Execute``); the plugin ends, by itself or killed after Octa's 1 s, without crashing and
-    leaving no process of its tree.
+    leaving no process of its tree. A plugin that refuses the ``Shutdown`` while nothing of
+    it runs is killed after a tenth of Octa's second (``exit_window``).
 
     Each version gets a fresh plugin (concurrently), and each must still answer ``Hello`` with
     a requirement that excludes it: a plugin that adapts its answer to the host's version, or
