@@ -3,13 +3,26 @@
 It launches fresh plugin processes, keeps every host it opened (their transcripts go
 into the failure message), renders probes, records figures, and stops everything it
 started when the check ends.
+
+**Spawn-ahead.** Starting a plugin costs what its runtime takes to start (50-130 ms for a
+Python plugin), about a hundred times per run. So while a check runs, the next plugin
+process is already started: one *spare*, spawned exactly as :meth:`CheckContext.spawn`
+would spawn it (same plugin, configuration, arguments, environment and socket naming) but
+not connected to. The next ``spawn()`` with those arguments takes it instead of starting a
+process; every check still gets fresh processes that nothing has talked to, and stops them
+when it ends. A spare that no longer matches (another environment), or that exited, is
+killed and a process started as usual. Spares are registered for clean-up like every plugin
+process, so ``kill_all()`` (run end, Ctrl-C, interpreter exit) kills the last one.
+``OCTA_CONFORMANCE_SPAWN_AHEAD=0`` in the environment turns it off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +30,20 @@ from typing import Any
 
 import pytest
 
+from octa_conformance import interrupts
 from octa_conformance.config import HarnessConfig
 from octa_conformance.host import FakeOcta, HostError
 from octa_conformance.probes import ProbeMissing, ProbeSet, build_probes
 from octa_conformance.protocol import Dialect, HelloReply, detect_dialect, parse_object
 from octa_conformance.settings import RunOptions
-from octa_conformance.supervisor import PluginProcess
+from octa_conformance.supervisor import HARNESS_ONLY_VARS, PluginProcess
+
+SPAWN_AHEAD_ENV = "OCTA_CONFORMANCE_SPAWN_AHEAD"
+"""Set to ``0`` to start every plugin process when a check asks for it (no spares)."""
+
+# Checks that time the plugin or its start-up: their spare is started only when they end,
+# so that no start-up runs alongside their measurements.
+_MEASURING = ("performance.", "launch.startup-time")
 
 
 @dataclass
@@ -80,6 +101,86 @@ def gather_info(options: RunOptions) -> PluginInfo:
     return info
 
 
+def spawn_ahead_enabled() -> bool:
+    """Whether spare plugin processes are started ahead of need (see the module docstring)."""
+    return os.environ.get(SPAWN_AHEAD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _plugin_environment() -> tuple[tuple[str, str], ...]:
+    """The environment ``PluginProcess.spawn`` gives a plugin when none is passed."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k not in HARNESS_ONLY_VARS))
+
+
+_SpareKey = tuple[str, HarnessConfig, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+class _SpareSlot:
+    """At most one plugin process started ahead of need, for the whole harness process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: PluginProcess | None = None
+        self._key: _SpareKey | None = None
+        self.stats = {"spawned": 0, "taken": 0, "discarded": 0}
+
+    @property
+    def process(self) -> PluginProcess | None:
+        return self._process
+
+    def take(self, key: _SpareKey) -> PluginProcess | None:
+        """The spare if it was started with ``key`` and still runs; else None (a spare that
+        does not fit is killed)."""
+        with self._lock:
+            process, spare_key = self._process, self._key
+            self._process = self._key = None
+        if process is None:
+            return None
+        if spare_key == key and process.returncode is None and not process.closed:
+            self.stats["taken"] += 1
+            return process
+        self._discard(process)
+        return None
+
+    def fill(self, key: _SpareKey, config: HarnessConfig) -> None:
+        """Start a spare for ``key`` unless there is one (a failed start leaves none: the
+        check's own spawn will report why)."""
+        with self._lock:
+            if self._process is not None:
+                return
+        plugin, _, args, _ = key
+        try:
+            process = PluginProcess.spawn(plugin, config=config, extra_args=args)
+        except Exception:
+            return
+        with self._lock:
+            if self._process is None:
+                self._process, self._key = process, key
+                self.stats["spawned"] += 1
+                return
+        self._discard(process)
+
+    def discard(self) -> None:
+        """Kill the spare, if any (it never did any work: SIGKILL at once)."""
+        with self._lock:
+            process = self._process
+            self._process = self._key = None
+        if process is not None:
+            self._discard(process)
+
+    def _discard(self, process: PluginProcess) -> None:
+        self.stats["discarded"] += 1
+        with contextlib.suppress(Exception):
+            process.kill(grace=0)
+
+
+SPARE = _SpareSlot()
+
+
+def discard_spare() -> None:
+    """Kill the spare plugin process, if any (e.g. when the last check has run)."""
+    SPARE.discard()
+
+
 class CheckContext:
     """What a check uses to drive the plugin under test."""
 
@@ -96,6 +197,7 @@ class CheckContext:
         self.notes: list[str] = []
         self.missing_probes: list[str] = []  # probes whose absence skipped this check
         self._scratch: list[tempfile.TemporaryDirectory[str]] = []
+        self._spawn_ahead = spawn_ahead_enabled()
 
     @property
     def plugin(self) -> Path:
@@ -113,14 +215,33 @@ class CheckContext:
         extra_args: Sequence[str] | None = None,
         socket_name: str | None = None,
         env: Mapping[str, str] | None = None,
+        fresh: bool = False,
     ) -> PluginProcess:
-        """Start a fresh plugin process (not connected)."""
+        """A fresh plugin process (not connected).
+
+        With the default socket naming and environment, the spare started ahead of need
+        (module docstring) is used if it was started with these arguments; ``fresh=True``
+        starts a new process now instead (for checks that time the start-up).
+        """
         args = self.config.plugin_args if extra_args is None else tuple(extra_args)
-        process = PluginProcess.spawn(
-            self.plugin, config=self.config, extra_args=args, socket_name=socket_name, env=env
-        )
+        process = None
+        default = socket_name is None and env is None and args == self.config.plugin_args
+        if default and not fresh and self._spawn_ahead:
+            process = SPARE.take(self._spare_key(args))
+        if process is None:
+            process = PluginProcess.spawn(
+                self.plugin, config=self.config, extra_args=args, socket_name=socket_name, env=env
+            )
         self.processes.append(process)
         return process
+
+    def _spare_key(self, args: tuple[str, ...]) -> _SpareKey:
+        return (str(self.plugin), self.config, args, _plugin_environment())
+
+    def _prepare_spare(self) -> None:
+        """Start the next check's plugin process now, if there is no spare yet."""
+        if self._spawn_ahead and SPARE.process is None and not interrupts.received():
+            SPARE.fill(self._spare_key(self.config.plugin_args), self.config)
 
     async def connect(
         self, process: PluginProcess, *, dialect: Dialect | None = None, label: str = ""
@@ -133,6 +254,8 @@ class CheckContext:
             label=label or f"connection {len(self.hosts) + 1}",
         )
         self.hosts.append(host)
+        if not self.check_id.startswith(_MEASURING):
+            self._prepare_spare()  # the plugin under test has started: start the next one
         return host
 
     async def launch(self, **spawn_kw: Any) -> FakeOcta:
@@ -206,3 +329,4 @@ class CheckContext:
         for tmp in self._scratch:
             with contextlib.suppress(Exception):
                 tmp.cleanup()
+        self._prepare_spare()

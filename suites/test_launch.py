@@ -16,8 +16,12 @@ from octa_conformance.context import CheckContext
 
 @check("launch.listens")
 async def test_listens(octa: CheckContext) -> None:
-    """Started as ``<plugin> --socket-path P``, it accepts a connection on P within 5 s."""
-    process = octa.spawn()
+    """Started as ``<plugin> --socket-path P``, it accepts a connection on P within 5 s.
+
+    The process is started now (``fresh``), not taken from the spare started ahead of need:
+    the 5 s count from its start.
+    """
+    process = octa.spawn(fresh=True)
     await octa.connect(process)  # polls connect() until the 5 s deadline; raises if never
     expect(
         process.returncode is None,
@@ -46,9 +50,16 @@ async def test_quiet_before_hello(octa: CheckContext) -> None:
 
     Octa reads the first frame after its own Hello as the plugin's Hello reply; anything
     sent earlier would be taken for the reply and break the handshake.
+
+    The host listens for ``timeouts.reply / 10`` (0.5 s, scaled) before it says anything.
+    Nothing can end the window early (it proves that nothing arrives). A plugin that writes
+    on accepting speaks within milliseconds; the rest of the window is for one that speaks
+    after a delay of its own (a timer, a slow start-up step after accepting): one that waits
+    up to a few tenths of a second, like the mutant ``LaunchGreetsFirst`` (0.2 s after
+    accepting, plus scheduling delays on a loaded machine), is still caught.
     """
     host = await octa.launch()
-    quiet = octa.timeouts.reply / 10  # a short window: a chatty plugin speaks at once
+    quiet = octa.timeouts.reply / 10
     try:
         event = await host.next_frame(timeout=quiet)
     except Exception:
@@ -71,11 +82,15 @@ async def test_unknown_flag(octa: CheckContext) -> None:
 
 @check("launch.startup-time")
 async def test_startup_time(octa: CheckContext) -> None:
-    """Time from spawn to accepting a connection, median of 3."""
+    """Time from spawn to accepting a connection, median of 3.
+
+    Each process is started when it is timed (``fresh``), never taken from the spare started
+    ahead of need, whose start-up was hidden behind the previous check.
+    """
     times = []
     for _ in range(3):
         t0 = time.monotonic()
-        process = octa.spawn()
+        process = octa.spawn(fresh=True)
         await octa.connect(process)
         times.append(time.monotonic() - t0)
         await process.stop()

@@ -1,0 +1,222 @@
+"""Spawn-ahead: the next check's plugin process is started while the current check runs.
+
+A spare is started once a check has connected to its plugin (or when it ends), taken by the
+next ``CheckContext.spawn()`` with the same arguments, replaced when it does not fit, and
+killed with every other plugin process by ``kill_all()`` (run end, Ctrl-C): never leaked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from octa_conformance import context
+from octa_conformance.context import SPAWN_AHEAD_ENV, CheckContext, PluginInfo, discard_spare
+from octa_conformance.settings import RunOptions
+from octa_conformance.supervisor import kill_all
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
+
+
+@pytest.fixture(autouse=True)
+def no_spare(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts and ends without a spare, with spawn-ahead on."""
+    monkeypatch.delenv(SPAWN_AHEAD_ENV, raising=False)
+    discard_spare()
+    yield
+    discard_spare()
+
+
+def new_context(check_id: str = "execute.started-first") -> CheckContext:
+    return CheckContext(RunOptions(plugin=EXAMPLE), PluginInfo(), check_id)
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def test_the_next_spawn_takes_the_spare_started_during_a_check() -> None:
+    first = new_context()
+    await first.launch()
+    spare = context.SPARE.process
+    assert spare is not None, "a spare is started once the check has connected"
+    assert spare not in first.processes
+    await first.aclose()
+    assert spare.returncode is None, "the spare outlives the check that started it"
+
+    second = new_context()
+    taken = second.spawn()
+    assert taken is spare
+    assert second.processes == [taken]
+    host = await second.connect(taken)
+    await host.handshake()  # a fresh plugin: nothing has talked to it before
+    await second.aclose()
+    assert taken.closed, "a spare taken by a check is stopped with that check"
+    assert context.SPARE.process is not None and context.SPARE.process is not spare
+
+
+async def test_other_arguments_fresh_spawns_and_measuring_checks_leave_the_spare_alone() -> None:
+    ctx = new_context()
+    await ctx.launch()
+    spare = context.SPARE.process
+    assert spare is not None
+    others = [
+        ctx.spawn(fresh=True),
+        ctx.spawn(socket_name="octa.named.sock"),
+        ctx.spawn(extra_args=["--log-dir", str(ctx.scratch())]),
+        ctx.spawn(env=dict(os.environ)),
+    ]
+    assert spare not in others
+    assert context.SPARE.process is spare
+    await ctx.aclose()
+
+    measuring = new_context("launch.startup-time")
+    discard_spare()
+    await measuring.launch()
+    assert context.SPARE.process is None, "no start-up runs alongside a measurement"
+    await measuring.aclose()
+    assert context.SPARE.process is not None, "its spare is started when it ends"
+
+
+async def test_a_spare_from_another_environment_is_killed_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = new_context()
+    await ctx.aclose()  # ends without a spare: starts one
+    spare = context.SPARE.process
+    assert spare is not None
+    monkeypatch.setenv("OCTA_SPAWN_AHEAD_TEST", "changed")
+    other = new_context()
+    process = other.spawn()
+    assert process is not spare
+    assert spare.closed and gone(spare.pid)
+    await other.aclose()
+
+
+async def test_a_spare_that_exited_is_replaced() -> None:
+    ctx = new_context()
+    await ctx.aclose()
+    spare = context.SPARE.process
+    assert spare is not None
+    spare.send_signal(signal.SIGKILL)
+    assert await spare.wait_exit(5) is not None
+    other = new_context()
+    process = other.spawn()
+    assert process is not spare and spare.closed
+    await other.launch()
+    await other.aclose()
+
+
+async def test_spawn_ahead_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SPAWN_AHEAD_ENV, "0")
+    ctx = new_context()
+    await ctx.launch()
+    await ctx.aclose()
+    assert context.SPARE.process is None
+
+
+async def test_kill_all_kills_the_spare() -> None:
+    ctx = new_context()
+    await ctx.aclose()
+    spare = context.SPARE.process
+    assert spare is not None
+    kill_all()
+    assert spare.closed and gone(spare.pid)
+    assert not spare.workdir.exists()
+
+
+# --- never leaked when the run is interrupted ------------------------------------------
+
+RECORDS_ITS_STARTS = """\
+import json, os, socket, sys
+path = sys.argv[sys.argv.index("--socket-path") + 1]
+with open(os.environ["SPARE_MARKER"], "a") as marker:
+    marker.write(f"start {os.getpid()}\\n")
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+server.listen(8)
+
+def send(c, kind, payload):
+    c.sendall((json.dumps({"type": kind, "payload": payload}) + "\\n").encode())
+
+while True:
+    conn, _ = server.accept()
+    for line in conn.makefile("rb"):
+        kind = json.loads(line).get("type")
+        if kind == "Hello":
+            send(conn, "Hello", {"version": ">=0.2.1, <0.3.0", "features": []})
+        elif kind == "Schema":
+            send(conn, "Schema", {"key": "spare"})
+        elif kind == "Execute":  # Started, then nothing more: the check waits
+            send(conn, "Started", {"id": "one"})
+            with open(os.environ["SPARE_MARKER"], "a") as marker:
+                marker.write(f"exec {os.getpid()}\\n")
+"""
+
+
+def _lines(marker: Path, timeout: float = 60) -> list[str]:
+    """Poll (fast, with a deadline) until a command runs and a spare has started."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = marker.read_text().split("\n") if marker.exists() else []
+        starts = [ln for ln in lines if ln.startswith("start ")]
+        if any(ln.startswith("exec ") for ln in lines) and len(starts) >= 2:
+            return starts
+        assert time.monotonic() < deadline, f"no running command and spare: {lines}"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("front_door", ["cli", "pytest"])
+def test_an_interrupted_run_leaves_no_spare_behind(tmp_path: Path, front_door: str) -> None:
+    """Ctrl-C while a check waits on its plugin and the spare for the next check is
+    running: both are gone when the harness has exited."""
+    plugin = tmp_path / "records_its_starts.py"
+    plugin.write_text(RECORDS_ITS_STARTS, encoding="utf-8")
+    marker = tmp_path / "marker"
+    select = ["execute.started-first", "execute.one-terminal-frame"]
+    if front_door == "cli":
+        command = [sys.executable, "-m", "octa_conformance", str(plugin)]
+        for s in select:
+            command += ["--select", s]
+    else:
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+        command += [f"--rootdir={tmp_path}", "--octa-plugin", str(plugin)]
+        for s in select:
+            command += ["--octa-select", s]
+    env = {**os.environ, "SPARE_MARKER": str(marker)}
+    env.pop(SPAWN_AHEAD_ENV, None)
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        starts = _lines(marker)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    pids = [int(ln.split()[1]) for ln in starts]
+    alive = [pid for pid in pids if not gone(pid)]
+    with contextlib.suppress(psutil.Error):
+        alive = [pid for pid in alive if str(plugin) in " ".join(psutil.Process(pid).cmdline())]
+    assert not alive, f"plugin processes left running: {alive}\n{stdout}{stderr}"
