@@ -111,7 +111,7 @@ async def leftovers(
     deadline = loop.time() + window
     while True:
         exited = process.returncode is not None
-        alive = [p for p in process.orphans() if exited or p.pid not in baseline]
+        alive = [p for p in process.descendants() if exited or p.pid not in baseline]
         if not alive or loop.time() >= deadline:
             return alive
         await asyncio.sleep(octa.timeouts.poll * 4)

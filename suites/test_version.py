@@ -130,7 +130,7 @@ async def gone(octa: CheckContext, process: PluginProcess) -> list[psutil.Proces
     it told to stop may take a moment to go; a process's death cannot be awaited here)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + octa.timeouts.exit
-    while (left := process.orphans()) and loop.time() < deadline:
+    while (left := process.descendants()) and loop.time() < deadline:
         await asyncio.sleep(octa.timeouts.poll * 4)
     return left
 

@@ -33,7 +33,8 @@ import psutil
 import pytest
 from conformance_run import run_suites
 
-from octa_conformance.supervisor import HARNESS_ONLY_VARS, SESSION_ENV_VAR
+from octa_conformance.launch_setup import HARNESS_ONLY_VARS
+from octa_conformance.process_tree import SESSION_ENV_VAR
 
 SNOOP = Path(__file__).resolve().parent / "hostile" / "dumps_env.py"
 TAG_VAR = "OCTA_HOSTILE_TAG"

@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 import psutil
 import pytest
 
-from octa_conformance import supervisor
+from octa_conformance import reaper
 from octa_conformance.config import HarnessConfig, Timeouts
 from octa_conformance.errors import LaunchError, OctaConformanceError
-from octa_conformance.supervisor import SESSION_ENV_VAR, PluginProcess, kill_all
+from octa_conformance.process_tree import SESSION_ENV_VAR
+from octa_conformance.reaper import kill_all
+from octa_conformance.supervisor import PluginProcess
 
 PLUGINS = Path(__file__).parent / "plugins"
 FAST = HarnessConfig(timeouts=Timeouts().scaled(0.2), output_buffer=64 * 1024)
@@ -70,8 +72,7 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 def no_leftovers() -> Iterator[None]:
     """Kill whatever a failing test left running, and check nothing was left."""
     yield
-    with supervisor._registry_lock:
-        leaked = list(supervisor._registry)
+    leaked = reaper.registered()
     kill_all()
     assert not leaked, f"supervisors left running: {leaked}"
 
@@ -177,12 +178,11 @@ async def test_setsid_grandchild_is_reported_as_orphan_and_killed() -> None:
         assert os.getsid(pid) == pid  # it left the plugin's session and process group
         if sys.platform.startswith("linux"):
             assert grandchild.ppid() == os.getpid()  # re-parented to us, the subreaper
-        assert [p.pid for p in plugin.orphans()] == [pid]
         assert [p.pid for p in plugin.descendants()] == [pid]
     finally:
         await plugin.stop()
     assert gone(grandchild)  # killed and reaped
-    assert plugin.orphans() == []
+    assert plugin.descendants() == []
 
 
 @bounded
@@ -278,8 +278,6 @@ async def test_py_plugin_runs_under_python3_with_spaces_in_socket_path() -> None
         assert f"marker {plugin.session_token}" in stdout
         assert "extra from-caller" in stdout
         assert psutil.Process(plugin.pid).environ()[SESSION_ENV_VAR] == plugin.session_token
-        scratch = plugin.scratch_dir()
-        (scratch / "file").write_text("x")
         assert os.readlink(f"/proc/{plugin.pid}/fd/0") == os.devnull
     assert not plugin.workdir.exists()
 
@@ -381,7 +379,7 @@ async def test_stop_and_kill_are_idempotent() -> None:
     await plugin.stop()
     await plugin.stop()
     plugin.kill()
-    plugin.close()
+    plugin.kill()
     assert gone(main)
     assert await plugin.wait_exit(0.05) == -signal.SIGTERM
     with pytest.raises(LaunchError, match="exited with status -15"):
