@@ -54,6 +54,8 @@ def check(check_id: str) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         fn = pytest.mark.octa_check(spec.id, level=spec.level.value)(fn)
+        # the pytest plugin parametrizes it: the test is named test_x[area.check-id]
+        fn = pytest.mark.usefixtures("octa_check_id")(fn)
         if inspect.iscoroutinefunction(fn):
             fn = pytest.mark.asyncio(fn)
         return fn

@@ -142,6 +142,16 @@ def cli() -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show transcripts of passing checks too.")
 @click.option(
+    "-q", "--quiet", is_flag=True, help="Show only failures and the verdict (no line per check)."
+)
+@click.option("-x", "--exitfirst", is_flag=True, help="Stop after the first failure.")
+@click.option(
+    "--maxfail",
+    type=int,
+    metavar="N",
+    help="Stop after N failures (the verdict is then FAIL, never PASS).",
+)
+@click.option(
     "--plugin-arg",
     multiple=True,
     metavar="ARG",
@@ -162,11 +172,24 @@ def run_command(
     timeout_scale: float | None,
     jobs: int | None,
     verbose: bool,
+    quiet: bool,
+    exitfirst: bool,
+    maxfail: int | None,
     plugin_arg: tuple[str, ...],
 ) -> int:
-    """Run the conformance checks against PLUGIN (an executable, or a .py file)."""
+    """Run the conformance checks against PLUGIN (an executable, or a .py file).
+
+    A report written to '-' goes to stdout; everything else is then written to stderr.
+    """
     from octa_conformance import runner
-    from octa_conformance.reporting.terminal import header_text, summary_text
+    from octa_conformance.reporting.terminal import (
+        header_text,
+        plural,
+        rerun_command,
+        summary_text,
+        terminal_width,
+        use_color,
+    )
     from octa_conformance.settings import resolve
 
     try:
@@ -188,6 +211,9 @@ def run_command(
             runner.check_report_path(junit_xml, "JUnit report")
         if html_path:
             runner.check_report_path(html_path, "HTML report")
+        runner.check_one_stdout_report(json_path, junit_xml, html_path)
+        if maxfail is not None and maxfail < 1:
+            raise ConfigError(f"--maxfail expects a positive number of failures, got {maxfail}")
         if jobs is not None and jobs < 1:
             raise ConfigError(f"-j expects a positive number of workers, got {jobs}")
         if jobs:
@@ -195,11 +221,18 @@ def run_command(
     except ConfigError as e:
         raise UsageFailure(str(e)) from None
 
-    color = _color()
+    # a report on stdout: the human output goes to stderr
+    err = runner.STDOUT in (json_path, junit_xml, html_path)
+    stream = sys.stderr if err else sys.stdout
+    color = use_color(stream)
     count = len(runner.selected_ids(options))
-    click.echo(
-        header_text(str(options.plugin), options.octa_version, count, options.strict, jobs, color)
-    )
+    if not quiet:
+        click.echo(
+            header_text(
+                str(options.plugin), options.octa_version, count, options.strict, jobs, color
+            ),
+            err=err,
+        )
     diagnostics: list[str] = []
     try:
         code, report = runner.run(
@@ -211,21 +244,61 @@ def run_command(
             verbose=verbose,
             progress=True,
             diagnostics=diagnostics,
+            quiet=quiet,
+            maxfail=1 if exitfirst else maxfail,
         )
     except ConfigError as e:  # pragma: no cover - checked above already
         raise UsageFailure(str(e)) from None
     if report is not None:
-        click.echo(summary_text(report, color=color, verbose=verbose))
+        rerun = rerun_command(
+            _rerun_base(plugin, octa_version, strict, probe, config, timeout_scale, plugin_arg),
+            "--select",
+        )
+        summary = summary_text(
+            report,
+            color=color,
+            verbose=verbose,
+            quiet=quiet,
+            rerun=rerun,
+            width=terminal_width(stream),
+        )
+        click.echo(summary, err=err)
     for problem in diagnostics:
         click.echo(f"octa-conform: harness error: {problem}", err=True)
     if code == runner.EXIT_INTERRUPTED:
         done = len(report.checks) if report else 0
         click.echo(
-            f"octa-conform: interrupted after {done} of {count} checks"
+            f"octa-conform: interrupted after {done} of {plural(count, 'check')}"
             " (reports written with complete=false)",
             err=True,
         )
     return code
+
+
+def _rerun_base(
+    plugin: str,
+    octa_version: str | None,
+    strict: bool,
+    probe: Sequence[str],
+    config: str | None,
+    timeout_scale: float | None,
+    plugin_arg: Sequence[str],
+) -> list[str]:
+    """``octa-conform PLUGIN`` and the options of this run that change what a check does."""
+    base = ["octa-conform", plugin]
+    if octa_version:
+        base += ["--octa-version", octa_version]
+    if config:
+        base += ["--config", config]
+    for p in probe:
+        base += ["--probe", p]
+    for a in plugin_arg:
+        base.append(f"--plugin-arg={a}")
+    if timeout_scale is not None:
+        base += ["--timeout-scale", f"{timeout_scale:g}"]
+    if strict:
+        base.append("--strict")
+    return base
 
 
 # --- list ---------------------------------------------------------------------------

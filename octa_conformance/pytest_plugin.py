@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         # used by the CLI
         help="print one line per check instead of pytest's output",
     )
+    g.addoption(
+        "--octa-quiet",
+        action="store_true",
+        # used by the CLI with --octa-progress
+        help="with --octa-progress: no line per check (failures and the verdict only)",
+    )
     parser.addini("octa_plugin", "plugin executable to check (like --octa-plugin)", default="")
 
 
@@ -111,12 +118,15 @@ def options_from_config(config: pytest.Config) -> RunOptions | None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-asyncio's: see _loop_scope_default
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}(id, level): an Octa conformance check from the catalogue"
     )
     try:
         options = options_from_config(config)
+        if options is not None:
+            check_report_paths(config)
         if options is not None and config.getoption("octa_html"):
             from octa_conformance.runner import check_report_path
 
@@ -126,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if options is None:
         return
     config.stash[OPTIONS_KEY] = options
+    _loop_scope_default(config)
     _private_hypothesis_home(config)
     # Ctrl-C and SIGTERM unwind at once, so every plugin process is stopped
     config.stash[SIGNALS_KEY] = interrupts.install()
@@ -134,6 +145,51 @@ def pytest_configure(config: pytest.Config) -> None:
     suites = str(suites_dir())  # xdist workers must collect the suites too
     if not config.getoption("octa_no_suites") and suites not in config.args:
         config.args.append(suites)
+
+
+REPORT_OPTIONS = (
+    ("octa_json", "--octa-json", "JSON report"),
+    ("octa_junit_xml", "--octa-junit-xml", "JUnit report"),
+    ("octa_html", "--octa-html", "HTML report"),
+)
+
+
+def check_report_paths(config: pytest.Config) -> None:
+    """ConfigError (a usage error, before any check runs) for a report path that cannot be
+    written; ``-`` (stdout) only for the CLI, whose own output then goes to stderr."""
+    from octa_conformance.runner import STDOUT, check_one_stdout_report, check_report_path
+
+    paths = [config.getoption(dest, None) for dest, _, _ in REPORT_OPTIONS]
+    for (_, option, what), path in zip(REPORT_OPTIONS, paths, strict=True):
+        if not path:
+            continue
+        if path == STDOUT and not config.getoption("octa_progress"):
+            raise ConfigError(
+                f"{option} -: pytest writes its own output to stdout; name a file"
+                " (octa-conform can write a report to stdout)"
+            )
+        check_report_path(path, what)
+    check_one_stdout_report(*paths)
+
+
+LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
+
+
+def _loop_scope_default(config: pytest.Config) -> None:
+    """No pytest-asyncio deprecation warning about an unset ``asyncio_default_fixture_loop_scope``
+    in a repository that only runs the checks: our async fixtures declare their loop scope
+    (function), so the setting changes nothing for them. The warning is only silenced (for
+    this run) when the setting is unset; behaviour stays what pytest-asyncio makes it."""
+    try:
+        value = config.getini(LOOP_SCOPE_INI)
+    except ValueError:  # pytest-asyncio is not loaded
+        return
+    if not value:
+        warnings.filterwarnings(
+            "ignore",
+            message=f'The configuration option "{LOOP_SCOPE_INI}" is unset',
+            category=pytest.PytestDeprecationWarning,
+        )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -214,6 +270,8 @@ def _private_hypothesis_home(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the checks not selected; run the others in catalogue order (area by area, as
+    the reports list them; your own tests keep their places)."""
     options = config.stash.get(OPTIONS_KEY, None)
     if options is None:
         return
@@ -223,10 +281,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (drop if cid is not None and not options.selected(cid) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    order = {cid: i for i, cid in enumerate(catalogue.CHECKS)}
+    slots = [i for i, item in enumerate(keep) if check_id_of(item) is not None]
+    checks = sorted(
+        (keep[i] for i in slots), key=lambda it: order.get(check_id_of(it) or "", len(order))
+    )
+    for i, item in zip(slots, checks, strict=True):
+        keep[i] = item
+    items[:] = keep
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each check's test carries its id as a parameter: ``test_large_frame[execute.large-frame]``
+    (``@check`` asks for the ``octa_check_id`` fixture, which this parametrizes)."""
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is not None and "octa_check_id" in metafunc.fixturenames:
+        cid = marker.args[0]
+        metafunc.parametrize("octa_check_id", [cid], ids=[cid])
 
 
 # --- fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def octa_check_id(request: pytest.FixtureRequest) -> str:
+    """The catalogue id of the running check ("" in a test that is not a check)."""
+    return check_id_of(request.node) or ""
 
 
 @pytest.fixture(scope="session")
@@ -284,6 +364,7 @@ async def _diagnose(options: RunOptions, first_error: str) -> RootCause | None:
     except LaunchError as e:
         return RootCause(CAUSE_LAUNCH, e.headline, str(options.plugin), e.output)
     command = shlex.join(process.argv)
+    handshaken = False
     try:
         try:
             host = await FakeOcta.connect(
@@ -294,16 +375,19 @@ async def _diagnose(options: RunOptions, first_error: str) -> RootCause | None:
         try:
             await host.hello()
             await host.schema()
+            handshaken = True
         except OctaConformanceError:
-            return RootCause(CAUSE_HANDSHAKE, first_error, command, process.output_excerpt(1500))
+            pass
         finally:
             await host.close()
     finally:
         await process.stop()
-    return None  # it works now: no root cause to name
+    if handshaken:
+        return None  # it works now: no root cause to name
+    return RootCause(CAUSE_HANDSHAKE, first_error, command, process.output_excerpt(1500))
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def octa(
     request: pytest.FixtureRequest, octa_options: RunOptions, octa_plugin_info: PluginInfo
 ) -> AsyncIterator[CheckContext]:
@@ -319,13 +403,13 @@ async def octa(
         await ctx.aclose()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def octa_host(octa: CheckContext) -> FakeOcta:
     """A fresh plugin process with a connected fake host (no handshake yet)."""
     return await octa.launch()
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def octa_ready_host(octa: CheckContext) -> FakeOcta:
     """A fresh plugin process with a handshaken fake host."""
     return await octa.ready()
@@ -473,6 +557,19 @@ def _result_dict(
     return data
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def progress_stream(config: pytest.Config) -> Any:
+    """Where the CLI's human output goes: stdout, or stderr when a report is written there."""
+    paths = (config.getoption(name, None) for name in ("octa_json", "octa_junit_xml", "octa_html"))
+    return sys.stderr if "-" in paths else sys.stdout
+
+
 class Collector:
     """Gathers check results (also from xdist workers) into one RunReport."""
 
@@ -485,6 +582,36 @@ class Collector:
         self.started = time.monotonic()
         self.report: RunReport | None = None
         self.cause: RootCause | None = None
+        self.total = 0  # checks collected (selected)
+        self.live: Any = None  # the LiveReporter, in --octa-progress mode
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.total = sum(check_id_of(item) is not None for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.total = max(self.total, len(ids))  # every worker collects the same items
+
+    def _live(self) -> Any:
+        if self.live is None:
+            from octa_conformance.reporting.terminal import (
+                LiveReporter,
+                terminal_width,
+                use_color,
+            )
+
+            stream = progress_stream(self.config)
+            self.live = LiveReporter(
+                stream,
+                total=self.total or len(self.results) + 1,
+                strict=self.options.strict,
+                color=use_color(stream),
+                tty=_isatty(stream),
+                quiet=self.config.getoption("octa_quiet"),
+                ordered=not getattr(self.config.option, "numprocesses", None),
+                width=terminal_width(stream),
+            )
+        return self.live
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, data in report.user_properties:
@@ -499,25 +626,29 @@ class Collector:
             result = CheckResult(**fields)
             self.results[report.nodeid] = result
             if self.progress:
-                from octa_conformance.reporting.terminal import progress_line
-
-                print(progress_line(result, self.options.strict), flush=True)
+                self._live().add(result)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         kill_all()
+        if self.live is not None:
+            self.live.finish()
         if interrupts.received():  # even if some code swallowed the KeyboardInterrupt
             session.exitstatus = exitstatus = pytest.ExitCode.INTERRUPTED
         order = {cid: i for i, cid in enumerate(catalogue.CHECKS)}
         checks = sorted(self.results.values(), key=lambda r: order.get(r.id, len(order)))
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        # -x / --maxfail: pytest stopped before every selected check ran
+        stopped = bool(session.shouldfail) and not interrupted and len(checks) < self.total
         self.report = RunReport(
             plugin=self.facts,
             target=self.options.octa_version,
             strict=self.options.strict,
             checks=checks,
-            complete=exitstatus != pytest.ExitCode.INTERRUPTED,
+            complete=not interrupted and not stopped,
             duration_s=time.monotonic() - self.started,
             cause=self.cause,
+            max_failures=self.config.getoption("maxfail") if stopped else None,
         )
         self.config.stash[REPORT_KEY] = self.report
         if (
@@ -540,9 +671,25 @@ class Collector:
             return
         from octa_conformance.reporting.terminal import summary_text
 
+        writer = self.config.get_terminal_writer()
         terminalreporter.write_sep("=", "octa-conformance")
-        for line in summary_text(self.report, color=False, option="--octa-").splitlines():
+        text = summary_text(
+            self.report,
+            color=writer.hasmarkup,
+            option="--octa-",
+            quiet=self.config.get_verbosity() < 0,
+            rerun=rerun_for_pytest(self.config),
+            label=VERDICT_LABEL,
+            width=writer.fullwidth,
+        )
+        for line in text.splitlines():
             terminalreporter.write_line(line)
+        own = own_failures(terminalreporter.stats)
+        if own:
+            terminalreporter.write_line(
+                f"note: {own} of your own test{'s' if own != 1 else ''} failed too: pytest's"
+                " summary counts them; the verdict above covers the conformance checks only"
+            )
         if self.report.verdict == "incomplete" and self.report.complete:
             if self.config.getoption("octa_require_complete"):
                 terminalreporter.write_line(
@@ -553,3 +700,41 @@ class Collector:
                     "pytest does not fail a session for skipped tests: add"
                     " --octa-require-complete to make an INCOMPLETE verdict fail it"
                 )
+
+
+VERDICT_LABEL = "octa-conformance verdict (bundled checks only)"
+
+
+def own_failures(stats: dict[str, list[Any]]) -> int:
+    """How many failed or erroring tests (in pytest's terminal stats) are not checks."""
+    count = 0
+    for key in ("failed", "error"):
+        for rep in stats.get(key, []):
+            props = getattr(rep, "user_properties", None) or []
+            if not any(name == RESULT_PROPERTY for name, _ in props):
+                count += 1
+    return count
+
+
+def rerun_for_pytest(config: pytest.Config) -> Any:
+    """``rerun(id)``: the pytest command line that runs one check again, with the options
+    of this run that change what it does."""
+    from octa_conformance.reporting.terminal import rerun_command
+
+    base = ["pytest"]
+    plugin = config.getoption("octa_plugin")
+    if plugin:
+        base += ["--octa-plugin", plugin]
+    for option, name in (
+        ("octa_version", "--octa-version"),
+        ("octa_config", "--octa-config"),
+        ("octa_timeout_scale", "--octa-timeout-scale"),
+    ):
+        value = config.getoption(option)
+        if value is not None:
+            base.append(f"{name}={value}")
+    base += [f"--octa-probe={v}" for v in config.getoption("octa_probe")]
+    base += [f"--octa-plugin-arg={v}" for v in config.getoption("octa_plugin_arg")]
+    if config.getoption("octa_strict"):
+        base.append("--octa-strict")
+    return rerun_command(base, "--octa-select")

@@ -7,7 +7,7 @@ with ``--select``/``--skip``/``skip`` are not in the report at all, so never in 
   harness error;
 * ``incomplete``: nothing failed, but a MUST check (with ``strict``, or a SHOULD check) did
   not run: it was skipped (a probe it needs is not configured, say), or the run was
-  interrupted before every check had run;
+  interrupted (or stopped by ``--maxfail``) before every check had run, or no check ran;
 * ``pass``: every MUST check (with ``strict``, every SHOULD check too) ran and passed.
 
 Known failures listed in the baseline (``xfailed``) ran, and count as accepted.
@@ -131,6 +131,7 @@ class RunReport:
     complete: bool = True
     duration_s: float = 0.0
     cause: RootCause | None = None
+    max_failures: int | None = None  # the run stopped after this many failures (--maxfail)
 
     @property
     def caused(self) -> list[CheckResult]:
@@ -142,7 +143,7 @@ class RunReport:
         """``fail``, ``incomplete`` or ``pass`` (see the module docstring)."""
         if any(c.counts_against(self.strict) for c in self.checks):
             return "fail"
-        if self.unrun or not self.complete:
+        if self.unrun or not self.complete or not self.checks:
             return "incomplete"
         return "pass"
 

@@ -16,7 +16,9 @@ cannot change what is checked:
   the temp dir, no bytecode written: nothing lands outside the temp dir except the
   requested reports.
 * ``-p no:terminal``: pytest prints nothing itself; the engine's ``--octa-progress`` mode
-  prints one line per check, the CLI prints the summary.
+  prints one line per check (``--octa-quiet``: none), the CLI prints the summary.
+
+A report path ``-`` means stdout; the human output then goes to stderr.
 """
 
 from __future__ import annotations
@@ -62,8 +64,14 @@ python_files = test_*.py
 _SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
+STDOUT = "-"
+
+
 def check_report_path(path: str | os.PathLike[str], what: str) -> Path:
-    """The absolute report path; ConfigError if it cannot be written."""
+    """The absolute report path (``-``, stdout, stays ``-``); ConfigError if it cannot be
+    written."""
+    if str(path) == STDOUT:
+        return Path(STDOUT)
     p = Path(path).expanduser().absolute()
     if p.is_dir():
         raise ConfigError(f"{what} {p} is a directory, not a file")
@@ -73,6 +81,14 @@ def check_report_path(path: str | os.PathLike[str], what: str) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise ConfigError(f"{what} {p} is not writable")
     return p
+
+
+def check_one_stdout_report(*paths: str | os.PathLike[str] | None) -> None:
+    """ConfigError if more than one report would be written to stdout (``-``)."""
+    if sum(p is not None and str(p) == STDOUT for p in paths) > 1:
+        raise ConfigError(
+            "only one report can be written to stdout ('-'); name a file for the others"
+        )
 
 
 def check_xdist() -> None:
@@ -106,8 +122,10 @@ def pytest_args(
     verbose: bool = False,
     progress: bool = True,
     html_path: Path | None = None,
+    quiet: bool = False,
+    maxfail: int | None = None,
 ) -> list[str]:
-    """The hermetic pytest command line for ``options`` (paths must be absolute)."""
+    """The hermetic pytest command line for ``options`` (paths must be absolute, or ``-``)."""
     suites = suites_dir()
     args = ["--disable-plugin-autoload"] if _supports_disable_autoload() else []
     for name in ENGINE_PLUGINS:
@@ -156,6 +174,10 @@ def pytest_args(
         args.append("--octa-verbose")
     if progress:
         args.append("--octa-progress")
+    if quiet:
+        args.append("--octa-quiet")
+    if maxfail:
+        args.append(f"--maxfail={maxfail}")
     args.append(str(suites))
     return args
 
@@ -243,19 +265,26 @@ def run(
     progress: bool = True,
     diagnostics: list[str] | None = None,
     html_path: str | os.PathLike[str] | None = None,
+    quiet: bool = False,
+    maxfail: int | None = None,
 ) -> tuple[int, RunReport | None]:
     """Run the selected checks; return (exit status, report).
 
     Exit status: 0 verdict pass, 1 verdict fail, 4 verdict incomplete (nothing failed but
     a MUST check did not run), 3 the harness failed (a check errored, pytest could not
     collect or run the suites), 130 interrupted (reports are still written, marked
-    incomplete; whatever the verdict). Raises ConfigError (exit status 2) for bad report paths
-    or ``jobs`` without pytest-xdist, before anything runs. Harness diagnostics (why the
+    incomplete; whatever the verdict). ``maxfail``: stop after that many failures (the
+    report is then incomplete). Raises ConfigError (exit status 2) for bad report paths
+    (``-`` is stdout; at most one report there) or ``jobs`` without pytest-xdist, or a
+    ``maxfail`` below 1, before anything runs. Harness diagnostics (why the
     status is 3) are appended to ``diagnostics`` if given, else printed to stderr.
     """
     jpath = check_report_path(json_path, "JSON report") if json_path else None
     xpath = check_report_path(junit_path, "JUnit report") if junit_path else None
     hpath = check_report_path(html_path, "HTML report") if html_path else None
+    check_one_stdout_report(json_path, junit_path, html_path)
+    if maxfail is not None and maxfail < 1:
+        raise ConfigError(f"--maxfail expects a positive number of failures, got {maxfail}")
     if jobs is not None and jobs < 1:
         raise ConfigError(f"-j expects a positive number of workers, got {jobs}")
     if jobs:
@@ -276,6 +305,8 @@ def run(
             verbose=verbose,
             progress=progress,
             html_path=hpath,
+            quiet=quiet,
+            maxfail=maxfail,
         )
         with signals_interrupt(), _hermetic(workdir, jobs):
             try:

@@ -22,6 +22,7 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
 OTHER_KEY = ROOT / "tests" / "plugins" / "other_key.py"  # the example under key "posix"
+VERDICT = "octa-conformance verdict (bundled checks only):"
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -43,7 +44,7 @@ def test_bundled_suites_run(pytester: pytest.Pytester) -> None:
     )
     expected = catalogue.match(["launch.*"])
     result.assert_outcomes(passed=len(expected))
-    result.stdout.fnmatch_lines(["*octa-conformance*", "launch *", "verdict: PASS*"])
+    result.stdout.fnmatch_lines(["*octa-conformance*", "launch *", f"{VERDICT} PASS*"])
     data = json.loads(report.read_text())
     assert {c["id"]: c["outcome"] for c in data["checks"]} == dict.fromkeys(expected, "passed")
     # the run's private hypothesis home is gone, and nothing later in this process
@@ -147,7 +148,9 @@ def test_must_failure_fails_the_test(pytester: pytest.Pytester) -> None:
     plugin.chmod(0o755)
     result = run(pytester, "--octa-plugin", str(plugin), "--octa-select", "launch.listens")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*[[]launch.listens[]] MUST check failed*", "*verdict: FAIL*"])
+    result.stdout.fnmatch_lines(
+        ["*[[]launch.listens[]] MUST check failed*", f"{VERDICT} FAIL: the plugin could not*"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -187,7 +190,7 @@ def test_incomplete_verdict_and_require_complete(pytester: pytest.Pytester) -> N
     lenient.stdout.fnmatch_lines(
         [
             "*configure `echo` (--octa-probe echo=TEMPLATE) to run 1 MUST check:*",
-            "verdict: INCOMPLETE: 1 MUST check did not run*",
+            f"{VERDICT} INCOMPLETE: 1 MUST check did not run*",
             "*add --octa-require-complete to make an INCOMPLETE verdict fail it*",
         ]
     )
@@ -203,7 +206,7 @@ def test_incomplete_verdict_and_require_complete(pytester: pytest.Pytester) -> N
     done = run(pytester, *args, "--octa-require-complete", probe)
     done.assert_outcomes(passed=2)
     assert done.ret == pytest.ExitCode.OK
-    done.stdout.fnmatch_lines(["verdict: PASS*"])
+    done.stdout.fnmatch_lines([f"{VERDICT} PASS*"])
 
 
 def test_missing_probes_survive_xdist(pytester: pytest.Pytester) -> None:

@@ -216,7 +216,7 @@ def test_progress_lines_are_readable_without_colour() -> None:
     assert lines[0].split()[:3] == ["PASS", "launch.listens", "MUST"]
     assert lines[0].rstrip().endswith("0.12s")
     assert lines[2].startswith("WARN ") and lines[5].startswith("ERROR ")
-    assert "probe 'stderr'" in lines[3] and "median_s=0.1" in lines[6]
+    assert "probe 'stderr'" in lines[3]
     assert all("\x1b[" not in ln for ln in lines)
     assert "\x1b[" in progress_line(report.checks[0], False, color=True)
 

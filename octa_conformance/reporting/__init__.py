@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from octa_conformance.results import RunReport
 
+STDOUT = "-"
+
 
 def _write(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to the file ``path``, or to stdout if ``path`` is ``-``."""
+    if str(path) == STDOUT:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
     Path(path).write_text(text, encoding="utf-8")
 
 
@@ -32,7 +40,11 @@ def write_reports(
         from octa_conformance.reporting.junit import junit_xml
 
         _write(junit_path, junit_xml(report))
-    if html_path:
+    if html_path and str(html_path) == STDOUT:
+        from octa_conformance.reporting.html import render_html
+
+        _write(STDOUT, render_html(report))
+    elif html_path:
         from octa_conformance.reporting.html import write_html
 
         write_html(report, html_path)
