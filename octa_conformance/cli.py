@@ -409,19 +409,57 @@ def list_command(fmt: str, probes: bool) -> int:
             probes_cell = ", ".join(f"`{p}`" for p in e["probes"]) or "-"
             desc = e["description"].replace("|", "\\|")
             click.echo(
-                f"| `{e['id']}` | {e['level']} | {e['area']} | {e['section']} | {desc}"
-                f" | {probes_cell} |"
+                f"| `{e['id']}` | {e['level']} | {e['area']} | {section_links(e['section'])}"
+                f" | {desc} | {probes_cell} |"
             )
         return 0
-    width = max(len(e["id"]) for e in entries)
+    from octa_conformance.reporting.terminal import terminal_width
+
+    # wrapped to the terminal's width (or COLUMNS); piped, one line per check (for grep)
+    wrap = sys.stdout.isatty() or bool(os.environ.get("COLUMNS"))
+    for line in catalogue_lines(entries, terminal_width() if wrap else None):
+        click.echo(line)
+    return 0
+
+
+PROTOCOL_DOC = "docs/protocol.md"
+
+
+def section_links(section: str) -> str:
+    """``3, 4.1`` -> ``[§3](docs/protocol.md#s3), [§4.1](docs/protocol.md#s4.1)``."""
+    numbers = [n.strip() for n in section.split(",") if n.strip()]
+    return ", ".join(f"[§{n}]({PROTOCOL_DOC}#s{n})" for n in numbers) or "-"
+
+
+def catalogue_lines(entries: list[dict[str, Any]], width: int | None) -> list[str]:
+    """The text catalogue, area by area, each description wrapped to ``width`` columns
+    under its own column (or, when that leaves too little room, below the id); ``None``:
+    one line per check."""
+    import textwrap
+
+    id_width = max(len(e["id"]) for e in entries)
+    sec_width = max(len(f"§{e['section']}") for e in entries)
+    lead = 2 + id_width + 2 + 6 + 2 + sec_width + 2
+    width = width or 10**6
+    room = width - lead
+    out: list[str] = []
     area = None
     for e in entries:
         if e["area"] != area:
             area = e["area"]
-            click.echo(("" if e is entries[0] else "\n") + f"{area}:")
+            out += ([] if not out else [""]) + [f"{area}:"]
         needs = f"  [probes: {' '.join(e['probes'])}]" if e["probes"] else ""
-        click.echo(f"  {e['id']:<{width}}  {e['level']:<6}  {e['description']}{needs}")
-    return 0
+        text = e["description"] + needs
+        head = f"  {e['id']:<{id_width}}  {e['level']:<6}  {'§' + e['section']:<{sec_width}}  "
+        if room >= 30:
+            wrapped = textwrap.wrap(text, room, break_on_hyphens=False) or [""]
+            out.append(head + wrapped[0])
+            out += [" " * lead + ln for ln in wrapped[1:]]
+        else:  # a narrow terminal: the description below, indented
+            out.append(head.rstrip())
+            wrapped = textwrap.wrap(text, max(20, width - 6), break_on_hyphens=False)
+            out += ["      " + ln for ln in wrapped]
+    return out
 
 
 # --- session ------------------------------------------------------------------------

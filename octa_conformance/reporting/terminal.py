@@ -519,6 +519,8 @@ def summary_text(
         + f"  ({plural(len(report.checks), 'check')} in {report.duration_s:.1f} s,"
         f" target Octa {report.target}{', strict' if report.strict else ''})"
     )
+    while quiet and out and not out[0]:
+        out.pop(0)
     return "\n".join(out)
 
 
