@@ -353,3 +353,242 @@ def test_incomplete_junit_is_not_a_green_pass() -> None:
     skip = cases(root)[MUST_PROBE].find("skipped")
     assert skip is not None
     assert (skip.get("message") or "").startswith("not run, but a PASS needs this MUST check")
+
+
+# --- one root cause, once ---------------------------------------------------------
+
+DEAD_OUTPUT = "--- plugin stderr ---\nexits_at_once: cannot frobnicate the socket"
+DEAD_HEADLINE = "plugin exited with status 3 before listening"
+
+
+def dead_report() -> RunReport:
+    """What a plugin that exits at once gets: launch.listens fails with the launch error,
+    every other check is not run because of it."""
+    from octa_conformance.results import CAUSE_LAUNCH, RootCause
+
+    cause = RootCause(CAUSE_LAUNCH, DEAD_HEADLINE, "python3 ./p --socket-path /tmp/s", DEAD_OUTPUT)
+    checks = []
+    for cid, spec in catalogue.CHECKS.items():
+        if cid == "launch.listens":
+            c = CheckResult(cid, "failed", f"{DEAD_HEADLINE}\n{DEAD_OUTPUT}", 0.1)
+            c.transcript = f"plugin output (pid 1):\n{DEAD_OUTPUT}"
+        else:
+            message = f"not run because {cause.phrase}: {DEAD_HEADLINE}"
+            if spec.level is catalogue.Level.INFO:
+                c = CheckResult(cid, "skipped", f"could not measure: {message}")
+            else:
+                c = CheckResult(cid, "failed", message)
+        c.cause = cause.phrase
+        checks.append(c)
+    return RunReport(PluginFacts("/p", error=DEAD_HEADLINE), "0.2.1", checks=checks, cause=cause)
+
+
+def test_a_dead_plugin_fits_one_screen_and_names_the_cause_once() -> None:
+    report = dead_report()
+    assert report.verdict == "fail"  # not run, but counted: a dead plugin never passes
+    text = summary_text(report, color=False, rerun=lambda cid: f"octa-conform ./p --select {cid}")
+    lines = text.splitlines()
+    assert len(lines) <= 60, text
+    assert text.count(DEAD_HEADLINE) == 1 and text.count("cannot frobnicate") == 1, text
+    assert lines[1].startswith("Root cause: the plugin could not be started: plugin exited")
+    assert "command: python3 ./p --socket-path /tmp/s" in text
+    assert "launch.listens failed with it; 61 checks were not run because of it" in text
+    for area in catalogue.AREAS:  # one line per area
+        assert sum(ln.lstrip().startswith(f"{area} ") for ln in lines) <= 2, area
+    assert "rerun: octa-conform ./p --select launch.listens" in text
+    assert "Failures, warnings and errors" not in text  # no failure block repeats it
+    assert lines[-1].startswith("verdict: FAIL: the plugin could not be started")
+
+
+def test_the_root_cause_in_json_and_junit() -> None:
+    report = dead_report()
+    data = report.to_json()
+    validate(data)
+    assert data["cause"] == {
+        "kind": "launch",
+        "summary": DEAD_HEADLINE,
+        "command": "python3 ./p --socket-path /tmp/s",
+        "output": DEAD_OUTPUT,
+    }
+    assert {c.get("cause") for c in data["checks"]} == {"the plugin could not be started"}
+    assert "cause" not in sample_report().to_json()  # only when there is one
+    with pytest.raises(jsonschema.ValidationError):
+        validate({**data, "cause": {**data["cause"], "kind": "cosmic rays"}})
+    root = ET.fromstring(junit_xml(report))
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["cause"] == f"launch: {DEAD_HEADLINE}" and props["verdict"] == "fail"
+    suite = root.find(".//testsuite")
+    assert suite is not None and "cannot frobnicate" in (suite.findtext("system-out") or "")
+    by_name = cases(root)
+    failure = by_name["execute.large-frame"].find("failure")
+    assert failure is not None  # a MUST check not run because of it still fails
+    assert (failure.get("message") or "").startswith(
+        "MUST check failed: not run because the plugin could not be started"
+    )
+    assert "cannot frobnicate" not in (failure.text or "")  # the output is said once
+
+
+def test_a_handshake_cause_marks_only_the_checks_that_repeat_it() -> None:
+    from octa_conformance.results import CAUSE_HANDSHAKE, RootCause
+
+    cause = RootCause(CAUSE_HANDSHAKE, "no reply to Hello within 5.0 s")
+    repeated = CheckResult("execute.exit-code", "failed", "no reply to Hello within 5.0 s")
+    repeated.cause = cause.phrase
+    own = CheckResult("handshake.hello-reply", "failed", "expected: a Hello\n     got: nothing")
+    report = RunReport(PluginFacts("/p"), "0.2.1", checks=[own, repeated], cause=cause)
+    text = summary_text(report, color=False)
+    assert "Root cause: the plugin's handshake failed: no reply to Hello" in text
+    assert "execute.exit-code failed with it" in text
+    assert "FAIL handshake.hello-reply (MUST)" in text  # its own evidence, in full
+    assert "FAIL execute.exit-code" not in text
+    assert "count as failed" not in text  # nothing was held back
+
+
+# --- terminal: what a person scans ------------------------------------------------
+
+
+def test_colour_follows_no_color_force_color_and_term() -> None:
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), object()
+    assert use_color(tty, {}) is True  # type: ignore[arg-type]
+    assert use_color(pipe, {}) is False  # type: ignore[arg-type]
+    assert use_color(tty, {"TERM": "dumb"}) is False  # type: ignore[arg-type]
+    assert use_color(tty, {"NO_COLOR": "1"}) is False  # type: ignore[arg-type]
+    assert use_color(pipe, {"FORCE_COLOR": "1"}) is True  # type: ignore[arg-type]
+    assert use_color(pipe, {"CLICOLOR_FORCE": "1", "TERM": "dumb"}) is True  # type: ignore[arg-type]
+    assert use_color(tty, {"FORCE_COLOR": "0"}) is False  # type: ignore[arg-type]
+    assert use_color(pipe, {"CLICOLOR_FORCE": "0"}) is False  # type: ignore[arg-type]
+    assert use_color(pipe, {"FORCE_COLOR": "1", "NO_COLOR": "1"}) is False  # type: ignore[arg-type]
+
+
+def test_figures_are_formatted_for_people_never_cut() -> None:
+    from octa_conformance.reporting.terminal import figure_lines, figures_text
+
+    figures = {
+        "median_s": 0.6809,
+        "samples_s": [0.5687, 1.2345],
+        "hello": {"n": 50, "median_s": 0.00039, "p99_s": 0.011205},
+        "commands_per_s": {"in_flight_1": 227.5, "in_flight_64": 339.5},
+        "rss_bytes": {"after_100": 25374720},
+        "growth_bytes": 192512,
+        "growth_per_command_bytes": 101.3,
+        "matches_target": True,
+        "requirement": None,
+        "reasons": {f"0.{n}.0": "Version mismatch: " + "x" * 60 for n in range(5)},
+    }
+    lines = figure_lines(figures, width=100)
+    assert lines[:7] == [
+        "median: 681 ms",
+        "samples: 569 ms, 1.23 s",
+        "hello: n 50, median 0.39 ms, p99 11.2 ms",
+        "commands: in flight 1 227.5/s, in flight 64 339.5/s",
+        "rss: after 100 24.2 MiB",
+        "growth: 188 KiB",
+        "growth per command: 101 B",
+    ]
+    assert "matches target: yes" in lines and "requirement: -" in lines
+    assert lines[lines.index("reasons:") + 1] == "  0.0.0: Version mismatch: " + "x" * 60
+    assert "..." not in figures_text(figures) and "{" not in figures_text(figures)
+
+
+def test_counts_speak_english() -> None:
+    one = RunReport(PluginFacts("/p"), "0.2.1", checks=[CheckResult(MUST, "passed")])
+    assert "(1 check in" in summary_text(one, color=False)
+    from octa_conformance.reporting.terminal import header_text
+
+    assert "1 check of ./p" in header_text("./p", "0.2.1", 1, False, None, False)
+    assert "2 checks of ./p" in header_text("./p", "0.2.1", 2, False, None, False)
+
+
+def test_quiet_summary_has_failures_and_the_verdict_only() -> None:
+    report = sample_report()
+    text = summary_text(report, color=False, quiet=True, rerun=lambda c: f"again {c}")
+    assert "FAIL handshake.hello-reply (MUST)" in text and "got: nothing" in text
+    assert "host -> Hello" not in text  # no transcripts
+    assert "area " not in text and "plugin: key" not in text  # no table
+    assert "rerun: again handshake.hello-reply" in text
+    assert text.splitlines()[-1].startswith("verdict: FAIL")
+    assert text.splitlines()[0]  # no leading blank line
+
+
+def test_a_rerun_line_after_each_failure() -> None:
+    from octa_conformance.reporting.terminal import rerun_command
+
+    rerun = rerun_command(["octa-conform", "./my plugin", "--probe", "echo=say {text}"], "--select")
+    assert rerun("execute.large-frame") == (
+        "octa-conform './my plugin' --probe 'echo=say {text}' --select execute.large-frame"
+    )
+    text = summary_text(sample_report(), color=False, rerun=rerun)
+    for failed in ("handshake.hello-reply", "launch.unknown-flag", "execute.exit-code"):
+        assert f"rerun: {rerun(failed)}" in text
+    assert "--select launch.listens" not in text  # passed: nothing to rerun
+
+
+def test_stopped_by_maxfail_is_never_pass() -> None:
+    report = RunReport(
+        PluginFacts("/p"), "0.2.1", checks=[CheckResult(MUST, "passed")], complete=False
+    )
+    report.max_failures = 1
+    assert report.verdict == "incomplete"
+    assert "verdict: INCOMPLETE (stopped after 1 failure: not every check ran)" in summary_text(
+        report, color=False
+    )
+    assert RunReport(PluginFacts("/p"), "0.2.1").verdict == "incomplete"  # nothing ran
+
+
+def live(**kw: Any) -> tuple[Any, Any]:
+    import io
+
+    from octa_conformance.reporting.terminal import LiveReporter
+
+    stream = io.StringIO()
+    defaults: dict[str, Any] = {"total": 3, "strict": False, "color": False, "tty": False}
+    return LiveReporter(stream, **{**defaults, **kw}), stream
+
+
+def test_live_list_counter_on_a_tty_and_figures_below_the_line() -> None:
+    reporter, stream = live(tty=True)
+    reporter.add(CheckResult(MUST, "passed", duration_s=0.1))
+    reporter.add(CheckResult(INFO, "passed", figures={"median_s": 0.25}))
+    reporter.finish()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[1/3] PASS  launch.listens")
+    assert lines[1].startswith("[2/3] PASS  launch.startup-time")
+    assert lines[2].strip() == "median: 250 ms"
+    plain, out = live()
+    plain.add(CheckResult(MUST, "passed"))
+    assert out.getvalue().startswith("PASS  launch.listens")  # no counter in a log
+
+
+def test_live_list_in_catalogue_order_with_workers_and_nothing_when_quiet() -> None:
+    reporter, stream = live(ordered=False)
+    for cid in ("execute.exit-code", "launch.listens", "handshake.hello-reply"):
+        reporter.add(CheckResult(cid, "passed"))
+    assert stream.getvalue() == ""  # kept until the end
+    reporter.finish()
+    ids = [ln.split()[1] for ln in stream.getvalue().splitlines()]
+    assert ids == ["launch.listens", "handshake.hello-reply", "execute.exit-code"]
+    quiet, out = live(quiet=True, tty=True)
+    quiet.add(CheckResult(MUST, "passed"))
+    assert out.getvalue().startswith("[1/3] launch.listens")  # a status line, then gone
+    quiet.finish()
+    assert out.getvalue().endswith("\r") and "PASS" not in out.getvalue()
+
+
+def test_live_list_names_a_missing_probe_briefly_and_skips_repeats_of_the_cause() -> None:
+    reporter, stream = live(total=4)
+    skipped = CheckResult(MUST_PROBE, "skipped", "probe 'echo' is not configured: " + "x" * 100)
+    skipped.missing_probes = ["echo"]
+    reporter.add(skipped)
+    for cid in ("launch.listens", "launch.socket-path-honoured", "execute.exit-code"):
+        c = CheckResult(cid, "failed", "not run because the plugin could not be started: x")
+        c.cause = "the plugin could not be started"
+        reporter.add(c)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("(needs probe 'echo')")
+    assert lines[1].startswith("FAIL  launch.listens")
+    assert "not listed (see the root cause below)" in lines[2]
+    assert len(lines) == 3
