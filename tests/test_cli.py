@@ -819,3 +819,133 @@ def test_session_plugin_arg_and_timeout_scale(tmp_path: Path) -> None:
 )
 def test_session_usage_errors(args: list[str], words: list[str]) -> None:
     assert_usage_error(octa_conform(*args), *words)
+
+
+# --- reports people look at -------------------------------------------------------
+
+DEAD = ROOT / "tests" / "plugins" / "exits_at_once.py"  # prints a line, exits 3
+
+
+def test_a_dead_plugin_report_fits_one_screen_and_names_the_cause_once(tmp_path: Path) -> None:
+    js, xml = tmp_path / "r.json", tmp_path / "r.xml"
+    proc = octa_conform(DEAD, "--json", js, "--junit-xml", xml, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert len(output.splitlines()) <= 60, output
+    assert output.count("plugin exited with status 3 before listening") == 1, output
+    assert output.count("exits_at_once: cannot frobnicate the socket") == 1, output
+    root_line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("Root cause:"))
+    assert root_line.startswith("Root cause: the plugin could not be started")
+    assert proc.stdout.splitlines()[-1].startswith("verdict: FAIL: the plugin could not be started")
+    assert f"rerun: octa-conform {DEAD} --select launch.listens" in proc.stdout
+    data = report(js)
+    assert data["verdict"] == "fail" and data["cause"]["kind"] == "launch"
+    assert "cannot frobnicate" in data["cause"]["output"]
+    assert len(data["checks"]) == len(catalogue.CHECKS)
+    assert all(c["cause"] == "the plugin could not be started" for c in data["checks"])
+    not_run = [c for c in data["checks"] if c["id"] != "launch.listens"]
+    assert all(
+        c["message"].removeprefix("could not measure: ").startswith("not run") for c in not_run
+    )
+    assert {c["outcome"] for c in not_run if c["level"] != "INFO"} == {"failed"}  # counted
+    assert 'name="cause" value="launch: plugin exited with status 3' in xml.read_text()
+
+
+def test_quiet_shows_failures_rerun_lines_and_the_verdict(
+    tmp_path: Path, plugins: dict[str, Path]
+) -> None:
+    proc = octa_conform(
+        plugins["rejects"],
+        "-q",
+        "--strict",
+        "--select",
+        "launch.*",
+        "--octa-version",
+        "0.2.1",
+        "--probe",
+        "quoting=shell",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Failures, warnings and errors:")  # no header, no live list
+    assert not any(ln.startswith("PASS ") for ln in lines)
+    assert "FAIL launch.unknown-flag (SHOULD)" in proc.stdout
+    assert "wire transcript" not in proc.stdout
+    assert (
+        f"rerun: octa-conform {plugins['rejects']} --octa-version 0.2.1 --probe quoting=shell"
+        " --strict --select launch.unknown-flag" in proc.stdout
+    )
+    assert "area " not in proc.stdout
+    assert lines[-1].startswith("verdict: FAIL")
+
+
+@pytest.mark.parametrize("option", [["-x"], ["--maxfail", "1"]])
+def test_stop_after_the_first_failure(
+    tmp_path: Path, plugins: dict[str, Path], option: list[str]
+) -> None:
+    out = tmp_path / "r.json"
+    proc = octa_conform(
+        plugins["rejects"], *option, "--strict", "--select", "launch.*", "--json", out
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = report(out)
+    assert list(outcomes(data))[-1] == "launch.unknown-flag"  # nothing ran after it
+    assert "launch.startup-time" not in outcomes(data)
+    assert data["complete"] is False and data["verdict"] == "fail"
+    assert "verdict: FAIL (stopped after 1 failure: not every check ran)" in proc.stdout
+
+
+def test_json_to_stdout_and_the_rest_to_stderr(tmp_path: Path) -> None:
+    proc = octa_conform(EXAMPLE, "--select", "launch.listens", "--json", "-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["verdict"] == "pass"
+    assert "PASS  launch.listens" in proc.stderr and "verdict: PASS" in proc.stderr
+    assert not (tmp_path / "-").exists()
+    xml = octa_conform(EXAMPLE, "--select", "launch.listens", "--junit-xml", "-", cwd=tmp_path)
+    assert xml.stdout.startswith("<?xml") and "verdict: PASS" in xml.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--json", "-", "--junit-xml", "-"], ["only one report", "stdout"]),
+        (["--maxfail", "0"], ["--maxfail", "positive"]),
+    ],
+)
+def test_exit_2_report_and_stop_options(
+    capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]
+) -> None:
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, *args), *words)
+
+
+@pytest.mark.parametrize(
+    ("env", "coloured"),
+    [
+        ({"NO_COLOR": ""}, False),  # not a terminal
+        ({"NO_COLOR": "", "FORCE_COLOR": "1"}, True),  # CI logs
+        ({"NO_COLOR": "", "CLICOLOR_FORCE": "1", "TERM": "dumb"}, True),
+        ({"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
+    ],
+)
+def test_colour_follows_the_environment(
+    tmp_path: Path, env: dict[str, str], coloured: bool
+) -> None:
+    proc = octa_conform(EXAMPLE, "--select", "launch.listens", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("\x1b[" in proc.stdout) is coloured
+
+
+def test_list_wraps_to_the_terminal_and_links_sections(capsys: pytest.CaptureFixture[str]) -> None:
+    for columns in (80, 132):
+        text = octa_conform("list", env={"COLUMNS": str(columns)}).stdout
+        assert max(len(ln) for ln in text.splitlines()) <= columns
+        first = next(ln for ln in text.splitlines() if ln.startswith("  launch.listens "))
+        assert "MUST    §1" in first
+        assert ("started as" in first) is (columns > 80)  # beside the id, or below it
+    piped = octa_conform("list").stdout  # not a terminal, no COLUMNS: one line per check
+    assert sum(ln.startswith("  ") for ln in piped.splitlines()) == len(catalogue.CHECKS)
+    md = conform_in_process(capsys, "list", "--format", "markdown").stdout
+    line = next(ln for ln in md.splitlines() if ln.startswith("| `launch.quiet-before-hello`"))
+    assert "| [§4.1](docs/protocol.md#s4.1) |" in line
+    assert "[§3](docs/protocol.md#s3), [§4.1](docs/protocol.md#s4.1)" in md
