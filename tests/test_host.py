@@ -82,16 +82,9 @@ async def test_run_iteration_and_refusal() -> None:
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def _relay(src: asyncio.StreamReader, dst: asyncio.StreamReader) -> None:
-    while data := await src.read(4096):
-        dst.feed_data(data)
-    dst.feed_eof()
-
-
 @contextlib.asynccontextmanager
-async def scripted(script: Script, *, foreign: bool = False) -> AsyncIterator[FakeOcta]:
-    """FakeOcta on a connection to ``script``. ``foreign``: hand it a StreamReader that is
-    not the transport's own (fed by a relay), so it must read in a task, not tap."""
+async def scripted(script: Script) -> AsyncIterator[FakeOcta]:
+    """FakeOcta on a connection to ``script``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.sock")
 
@@ -103,20 +96,11 @@ async def scripted(script: Script, *, foreign: bool = False) -> AsyncIterator[Fa
         server = await asyncio.start_unix_server(handle, path)
         try:
             reader, writer = await asyncio.open_unix_connection(path)
-            relay = None
-            if foreign:
-                relayed = asyncio.StreamReader()
-                relay = asyncio.ensure_future(_relay(reader, relayed))
-                reader = relayed
             host = FakeOcta(reader, writer, config=FAST)
-            assert (host._reader_task is not None) == foreign
             try:
                 yield host
             finally:
                 await host.close()
-                if relay is not None:
-                    relay.cancel()
-                    await asyncio.wait([relay])
         finally:
             server.close()
 
@@ -134,8 +118,7 @@ async def test_malformed_reply_to_hello_is_a_violation_not_a_crash() -> None:
         assert [v.kind for v in host.violations] == [Kind.WRONG_DIALECT]
 
 
-@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
-async def test_unknown_ids_and_late_frames_are_recorded(foreign: bool) -> None:
+async def test_unknown_ids_and_late_frames_are_recorded() -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.readline()
         w.write(b'{"type":"Hello","payload":{"version":"0.2.1","features":[]}}\n')
@@ -148,7 +131,7 @@ async def test_unknown_ids_and_late_frames_are_recorded(foreign: bool) -> None:
         await w.drain()
         await r.read()
 
-    async with scripted(script, foreign=foreign) as host:
+    async with scripted(script) as host:
         assert isinstance(await host.hello(), HelloReply)
         result = await host.run("anything")
         assert result.exit_code == 0 and result.stdout_lines == []
@@ -159,13 +142,12 @@ async def test_unknown_ids_and_late_frames_are_recorded(foreign: bool) -> None:
         assert Kind.UNKNOWN_ID in {v.kind for v in host.violations}
 
 
-@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
-async def test_next_frame_and_close(foreign: bool) -> None:
+async def test_next_frame_and_close() -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         w.write(b'{"type":"Error","payload":{"id":"protocol_error","message":"early"}}\n')
         await w.drain()
 
-    async with scripted(script, foreign=foreign) as host:
+    async with scripted(script) as host:
         early = await host.next_frame()
         assert isinstance(early, Violation) and early.kind is Kind.SENT_BEFORE_HELLO
         first = await host.next_frame()
@@ -181,15 +163,12 @@ async def test_reply_timeout_is_bounded() -> None:
         await r.read()  # never answers
 
     async with scripted(script) as host:
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        with pytest.raises(ReplyTimeout, match="no reply to Hello"):
-            await host.hello()
-        assert loop.time() - t0 < FAST.timeouts.reply * 4
+        with pytest.raises(ReplyTimeout, match=r"no reply to Hello within 1\.0 s"):
+            # the outer bound only catches a hang: it is no timing assertion
+            await asyncio.wait_for(host.hello(), FAST.timeouts.reply * 60)
 
 
-@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
-async def test_started_pairs_by_order_when_output_interleaves(foreign: bool) -> None:
+async def test_started_pairs_by_order_when_output_interleaves() -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.readline()
         await r.readline()
@@ -202,7 +181,7 @@ async def test_started_pairs_by_order_when_output_interleaves(foreign: bool) -> 
         await w.drain()
         await r.read()
 
-    async with scripted(script, foreign=foreign) as host:
+    async with scripted(script) as host:
         first = await host.execute("a")
         second = await host.execute("b")
         r1, r2 = await first.result(), await second.result()
@@ -212,12 +191,11 @@ async def test_started_pairs_by_order_when_output_interleaves(foreign: bool) -> 
         assert isinstance(second.execution.frames[1], Stdout)
 
 
-@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
-async def test_close_is_idempotent(foreign: bool) -> None:
+async def test_close_is_idempotent() -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await r.read()
 
-    async with scripted(script, foreign=foreign) as host:
+    async with scripted(script) as host:
         await host.close()
         await host.close()
         notes = [e.item for e in host.transcript.entries if e.direction == "note"]
@@ -238,7 +216,6 @@ async def test_bytes_that_arrived_before_the_host_are_not_lost() -> None:
     reader.feed_eof()
     try:
         host = FakeOcta(reader, writer, config=FAST)
-        assert host._reader_task is None  # tapped
         events = [await host.next_frame()]
         while not isinstance(events[-1], Closed):
             events.append(await host.next_frame())
@@ -274,13 +251,12 @@ def serve_execute(*answer: bytes) -> Script:
     return script
 
 
-@pytest.mark.parametrize("foreign", [False, True], ids=["tapped", "foreign"])
-async def test_an_undecodable_terminal_frame_ends_the_wait_with_the_reason(foreign: bool) -> None:
+async def test_an_undecodable_terminal_frame_ends_the_wait_with_the_reason() -> None:
     script = serve_execute(
         b'{"type":"Stdout","payload":{"id":"a","line":"hi"}}\n',
         b'{"type":"ExitStatus","payload":{"id":"a","code":"0"}}\n',
     )
-    async with scripted(script, foreign=foreign) as host:
+    async with scripted(script) as host:
         await host.hello()
         run = await host.execute("anything")
         assert await run.started() == "a"
