@@ -687,7 +687,7 @@ class Collector:
         own = own_failures(terminalreporter.stats)
         if own:
             terminalreporter.write_line(
-                f"note: {own} of your own test{'s' if own != 1 else ''} failed too: pytest's"
+                f"note: {own} of your own tests failed too: pytest's"
                 " summary counts them; the verdict above covers the conformance checks only"
             )
         if self.report.verdict == "incomplete" and self.report.complete:

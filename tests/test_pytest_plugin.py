@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,128 @@ def test_interrupted_pytest_run_stops_and_cleans_up(tmp_path: Path) -> None:
     assert not tagged_plugins(tag)
     leftovers = [p.name for p in private_tmp.iterdir() if p.name.startswith("octa")]
     assert not leftovers  # the plugins' socket dirs and the harness's temp dirs are gone
+
+
+# --- parity with the CLI ----------------------------------------------------------
+
+DEAD = ROOT / "tests" / "plugins" / "exits_at_once.py"  # prints a line, exits 3
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--octa-junit-xml", "/nonexistent/x.xml"], "JUnit report /nonexistent/x.xml*"),
+        (["--octa-json", "/nonexistent/x.json"], "JSON report /nonexistent/x.json*"),
+        (["--octa-json", "-"], "--octa-json -: pytest writes its own output to stdout*"),
+    ],
+)
+def test_report_paths_are_checked_before_any_check_runs(
+    pytester: pytest.Pytester, args: list[str], words: str
+) -> None:
+    result = run(pytester, "--octa-plugin", str(DEAD), *args)  # a slow plugin to run
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {words}"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "collected" not in result.stdout.str()  # nothing ran
+
+
+def test_the_verdict_covers_the_checks_and_says_so_beside_your_own_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_mine="def test_mine():\n    assert 1 == 2\n")
+    result = run(pytester, "--octa-plugin", str(EXAMPLE), "--octa-select", "launch.listens")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{VERDICT} PASS  (1 check in *",
+            "note: 1 of your own tests failed too: pytest's summary counts them;"
+            " the verdict above covers the conformance checks only",
+            "*1 failed, 1 passed*",
+        ]
+    )
+    assert "\nverdict:" not in result.stdout.str()
+
+
+def test_test_names_carry_the_check_id(pytester: pytest.Pytester) -> None:
+    xml = pytester.path / "pytest.xml"
+    result = run(
+        pytester,
+        "-v",
+        "--octa-plugin",
+        str(EXAMPLE),
+        "--octa-select",
+        "launch.listens",
+        "--octa-select",
+        "robustness.fuzz-lines",
+        f"--junitxml={xml}",
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_launch.py::test_listens[[]launch.listens[]] PASSED*",
+            "*test_robustness.py::test_fuzz_lines[[]robustness.fuzz-lines[]] PASSED*",
+        ]
+    )
+    names = {case.get("name") for case in ET.parse(xml).getroot().iter("testcase")}
+    assert names == {"test_listens[launch.listens]", "test_fuzz_lines[robustness.fuzz-lines]"}
+
+
+def test_a_fresh_repository_gets_no_loop_scope_warning(pytester: pytest.Pytester) -> None:
+    """No ini file at all (the nested run helper sets the loop scope; this one does not)."""
+    plugin = pytester.path / "plugin.py"  # inside the fresh repository, not this one
+    plugin.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "error::pytest.PytestDeprecationWarning",
+        "--octa-plugin",
+        str(plugin),
+        "--octa-select",
+        "launch.listens",
+    )
+    output = result.stdout.str() + result.stderr.str()
+    assert "asyncio_default_fixture_loop_scope" not in output.replace(
+        "asyncio_default_fixture_loop_scope=None",
+        "",  # pytest-asyncio's own header line
+    ), output
+    assert "asyncio_default_fixture_loop_scope=None" in output  # it is unset indeed
+    result.assert_outcomes(passed=1)
+
+
+def test_a_dead_plugin_names_the_cause_once(pytester: pytest.Pytester) -> None:
+    report = pytester.path / "r.json"
+    result = run(pytester, "--octa-plugin", str(DEAD), f"--octa-json={report}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    summary = result.stdout.str().split("octa-conformance ====", 1)[1]
+    assert summary.count("plugin exited with status 3 before listening") == 1, summary
+    assert summary.count("exits_at_once: cannot frobnicate the socket") == 1, summary
+    assert "Root cause: the plugin could not be started" in summary
+    assert "rerun: pytest --octa-plugin" in summary
+    assert f"{VERDICT} FAIL: the plugin could not be started" in summary
+    data = json.loads(report.read_text())
+    assert data["cause"]["kind"] == "launch" and data["verdict"] == "fail"
+    assert len(data["checks"]) == len(catalogue.CHECKS)
+
+
+def test_exitfirst_stops_and_the_verdict_is_not_pass(
+    pytester: pytest.Pytester, rejects_unknown_flags: Path
+) -> None:
+    report = pytester.path / "r.json"
+    result = run(
+        pytester,
+        "-x",
+        "-q",
+        "--octa-strict",
+        "--octa-plugin",
+        str(rejects_unknown_flags),
+        "--octa-select",
+        "launch.*",
+        f"--octa-json={report}",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = json.loads(report.read_text())
+    assert data["complete"] is False and data["verdict"] == "fail"
+    assert [c["id"] for c in data["checks"]][-1] == "launch.unknown-flag"
+    result.stdout.fnmatch_lines([f"{VERDICT} FAIL (stopped after 1 failure: not every check ran)*"])
+    assert "area " not in result.stdout.str()  # -q: failures and the verdict only
