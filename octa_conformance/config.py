@@ -19,7 +19,6 @@ class Timeouts:
     """Deadlines in seconds. ``poll`` is the fast-poll period, never scaled."""
 
     connect: float = 5.0  # Octa retries connect() for at most 5 s
-    startup: float = 30.0  # spawn + connect + Hello + Schema, Octa aborts after 30 s
     reply: float = 5.0  # harness bound for a direct reply (Hello, Schema, Started, Error)
     shutdown_reply: float = 5.0  # Octa waits 5 s for the Shutdown response
     exit: float = 1.0  # then 1 s for the process to exit before SIGKILL

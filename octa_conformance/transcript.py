@@ -69,9 +69,6 @@ class Transcript:
     def dropped(self) -> int:
         return self.count - len(self._head) - len(self._tail)
 
-    def frames(self, direction: str) -> list[Entry]:
-        return [e for e in self.entries if e.direction == direction]
-
     def format(self, last: int = 40, width: int = 200) -> str:
         """The last ``last`` entries, one per line, with times relative to the start."""
         entries = self.entries
