@@ -25,7 +25,8 @@ from octa_conformance.probes import ConfigError
 EXIT_CODES_HELP = """\b
 Exit status:
   0    verdict PASS
-  1    verdict FAIL (a MUST check failed; with --strict also a SHOULD check)
+  1    verdict FAIL (a MUST check failed; with --strict also a SHOULD check;
+       also when -x/--maxfail stopped the run)
   2    usage or configuration error: bad option, missing / directory /
        non-executable plugin, bad --octa-version, bad config or baseline
        file, unknown check id in --select/--skip, unwritable report path
