@@ -89,7 +89,13 @@ async def _handshake_once(options: RunOptions, dialect: Dialect | None) -> Plugi
 
 
 def gather_info(options: RunOptions) -> PluginInfo:
-    """Handshake once (in the target dialect, else the one the plugin speaks)."""
+    """Handshake once (in the target dialect, else the one the plugin speaks).
+
+    With spawn-ahead, the first check's plugin process is started alongside.
+    """
+    if spawn_ahead_enabled():
+        config = options.harness_config()
+        SPARE.fill(_spare_key(options.plugin, config, config.plugin_args), config)
     target = Dialect.for_octa_version(options.octa_version)
     info = asyncio.run(_handshake_once(options, target))
     if info.key is None and info.dialect not in (None, target):
@@ -112,6 +118,11 @@ def _plugin_environment() -> tuple[tuple[str, str], ...]:
 
 
 _SpareKey = tuple[str, HarnessConfig, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def _spare_key(plugin: Path, config: HarnessConfig, args: tuple[str, ...]) -> _SpareKey:
+    """What a spare must have been started with to stand in for a spawn of ``plugin``."""
+    return (str(plugin), config, args, _plugin_environment())
 
 
 class _SpareSlot:
@@ -236,7 +247,7 @@ class CheckContext:
         return process
 
     def _spare_key(self, args: tuple[str, ...]) -> _SpareKey:
-        return (str(self.plugin), self.config, args, _plugin_environment())
+        return _spare_key(self.plugin, self.config, args)
 
     def _prepare_spare(self) -> None:
         """Start the next check's plugin process now, if there is no spare yet."""

@@ -128,7 +128,7 @@ def instrument() -> None:
     Wrapped: ``FakeOcta.wait_for`` (raising ``ReplyTimeout``), the host's reply latch
     (``_Latch.wait`` returning False: replies, ``Started``, terminal frames, the plugin
     closing), ``PluginProcess.wait_exit`` (returning None) and the kill grace
-    (``PluginProcess._wait_dead`` returning False).
+    (``PluginProcess._wait_dead``, or ``ProcessTree.wait_until_gone``, returning False).
     """
     global _instrumented
     if _instrumented:
@@ -158,9 +158,21 @@ def instrument() -> None:
             lambda r, a, k: r is None and _positive(a, k, 1),
             "PluginProcess.wait_exit",
         )
-        _wrap_async(
+        _wrap_async(  # the kill grace, before supervisor.py was split
             process,
             "_wait_dead",
+            lambda r, a, k: r is False,
+            "PluginProcess stop: kill grace",
+        )
+    try:  # the kill grace, after the split
+        from octa_conformance import process_tree
+    except ImportError:
+        return
+    tree = getattr(process_tree, "ProcessTree", None)
+    if tree is not None:
+        _wrap_async(
+            tree,
+            "wait_until_gone",
             lambda r, a, k: r is False,
             "PluginProcess stop: kill grace",
         )

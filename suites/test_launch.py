@@ -32,9 +32,13 @@ async def test_listens(octa: CheckContext) -> None:
 
 @check("launch.socket-path-honoured")
 async def test_socket_path_honoured(octa: CheckContext) -> None:
-    """It listens on exactly the path it was given, also one containing spaces."""
-    for name in ("octa.alpha.sock", "path with spaces.sock"):
-        process = octa.spawn(socket_name=name)
+    """It listens on exactly the path it was given, also one containing spaces.
+
+    Both processes start at once (their start-ups overlap), then each is connected to.
+    """
+    names = ("octa.alpha.sock", "path with spaces.sock")
+    processes = [octa.spawn(socket_name=name) for name in names]
+    for name, process in zip(names, processes, strict=True):
         await octa.connect(process, label=f"socket {name!r}")
         expect(
             process.socket_path.name == name and process.socket_path.is_socket(),
