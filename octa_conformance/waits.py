@@ -126,9 +126,11 @@ def instrument() -> None:
     """Record the expired waits of the host and the supervisor (bench only; idempotent).
 
     Wrapped: ``FakeOcta.wait_for`` (raising ``ReplyTimeout``), the host's reply latch
-    (``_Latch.wait`` returning False: replies, ``Started``, terminal frames, the plugin
-    closing), ``PluginProcess.wait_exit`` (returning None) and the kill grace
-    (``PluginProcess._wait_dead``, or ``ProcessTree.wait_until_gone``, returning False).
+    (``_Latch.wait``, or ``async_waits.Latch.wait``, returning False: replies, ``Started``,
+    terminal frames, the plugin closing), ``PluginProcess.wait_exit`` (returning None) and
+    the kill grace (``PluginProcess._wait_dead``, or ``ProcessTree.wait_until_gone``,
+    returning False). Both layouts of the host and supervisor modules (before and after
+    their split into smaller modules) are handled.
     """
     global _instrumented
     if _instrumented:
@@ -142,14 +144,21 @@ def instrument() -> None:
         lambda r, a, k: isinstance(r, host.ReplyTimeout),
         "host.wait_for (a frame, a quiet window)",
     )
-    latch = getattr(host, "_Latch", None)
-    if latch is not None:
-        _wrap_async(
-            latch,
-            "wait",
-            lambda r, a, k: r is False and _positive(a, k, 1),
-            "host reply latch (a reply, Started, a terminal frame, the plugin closing)",
-        )
+    latches = [getattr(host, "_Latch", None)]  # before host.py was split
+    try:
+        from octa_conformance import async_waits  # after the split
+    except ImportError:
+        pass
+    else:
+        latches.append(getattr(async_waits, "Latch", None))
+    for latch in dict.fromkeys(latches):
+        if latch is not None:
+            _wrap_async(
+                latch,
+                "wait",
+                lambda r, a, k: r is False and _positive(a, k, 1),
+                "host reply latch (a reply, Started, a terminal frame, the plugin closing)",
+            )
     process = getattr(supervisor, "PluginProcess", None)
     if process is not None:
         _wrap_async(
