@@ -93,12 +93,16 @@ def real_python3_dir() -> str | None:
 
 
 def run_cli(
-    plugin: Path, jobs: int, spawn_ahead: bool, extra: dict[str, str] | None = None
+    plugin: Path,
+    jobs: int,
+    spawn_ahead: bool,
+    extra: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One ``octa-conform PLUGIN [-j N] --json R`` run in a fresh temp dir."""
+    """One ``octa-conform PLUGIN [-j N] [args] --json R`` run in a fresh temp dir."""
     with tempfile.TemporaryDirectory(prefix="octa-speed-") as tmp:
         report = Path(tmp) / "r.json"
-        argv = [*tool("octa-conform"), str(plugin), "--json", str(report)]
+        argv = [*tool("octa-conform"), str(plugin), *args, "--json", str(report)]
         if jobs > 1:
             argv += ["-j", str(jobs)]
         load = loadavg()
@@ -184,6 +188,11 @@ def main() -> int:
     parser.add_argument(
         "--no-spawn-ahead-too", action="store_true", help="also run with spawn-ahead off"
     )
+    parser.add_argument(
+        "--without-performance-too",
+        action="store_true",
+        help="also run the suite with --skip 'performance.*' (the INFO figures)",
+    )
     parser.add_argument("--json", help="write everything measured to this file")
     args = parser.parse_args()
 
@@ -209,16 +218,24 @@ def main() -> int:
         "per_check": {},
     }
     rows = [("plugin", "jobs", "spawn-ahead", "best wall", "runs (load)", "verdict", "goal")]
-    modes = [True, False] if args.no_spawn_ahead_too else [True]
+    rows[0] = ("plugin", "jobs", "spawn-ahead", "checks", *rows[0][3:])
+    modes = [(sa, ()) for sa in ([True, False] if args.no_spawn_ahead_too else [True])]
+    if args.without_performance_too:
+        modes.append((True, ("--skip", "performance.*")))
     for name, (plugin, extra) in plugins.items():
         for jobs in args.jobs:
-            for spawn_ahead in modes:
-                print(f"... {name} -j {jobs} spawn-ahead={spawn_ahead}", file=sys.stderr)
-                runs = [run_cli(plugin, jobs, spawn_ahead, extra) for _ in range(args.repeat)]
+            for spawn_ahead, cli_args in modes:
+                what = "without performance.*" if cli_args else "all"
+                print(f"... {name} -j {jobs} spawn-ahead={spawn_ahead} {what}", file=sys.stderr)
+                runs = [
+                    run_cli(plugin, jobs, spawn_ahead, extra, cli_args) for _ in range(args.repeat)
+                ]
                 best = min(r["wall_s"] for r in runs)
                 key = f"{name} -j {jobs}" + ("" if spawn_ahead else " no spawn-ahead")
+                key += " without performance" if cli_args else ""
                 report["suite"][key] = {"best_s": best, "runs": runs}
-                goal = GOALS.get((name.split("-")[0], jobs)) if spawn_ahead else None
+                goal = GOALS.get((name.split("-")[0], jobs))
+                goal = goal if spawn_ahead and not cli_args else None
                 verdict_goal = ""
                 if goal is not None:
                     verdict_goal = f"<= {goal:.0f} s: {'met' if best <= goal else 'NOT met'}"
@@ -228,6 +245,7 @@ def main() -> int:
                         name,
                         str(jobs),
                         "on" if spawn_ahead else "off",
+                        "no performance.*" if cli_args else "all",
                         f"{best:.1f} s",
                         ", ".join(f"{r['wall_s']:.1f} ({r['load_1min']:.1f})" for r in runs),
                         "/".join(sorted(str(v) for v in verdicts)),
