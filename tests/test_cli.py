@@ -1,7 +1,8 @@
 """The ``octa-conform`` command: every exit status, every documented option, list and session.
 
-Everything runs the real command in a subprocess (``python -m octa_conformance``) with small
-check selections, against the example plugin or tiny throwaway plugins written here.
+Runs go through the real command in a subprocess (``python -m octa_conformance``) with small
+check selections, against the example plugin or tiny throwaway plugins written here; usage
+errors, which stop before anything runs, call the console script's ``main()`` in-process.
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ def test_probe_quoting_from_the_command_line(tmp_path: Path) -> None:
 def conform_in_process(
     capsys: pytest.CaptureFixture[str], *args: object
 ) -> subprocess.CompletedProcess[str]:
-    """``octa-conform ARGS`` in this process (usage errors stop before anything runs)."""
+    """``octa-conform ARGS`` in this process, through ``cli.main`` as the console script
+    calls it: usage errors stop before anything runs, so no interpreter needs starting."""
     from octa_conformance.cli import main
 
     capsys.readouterr()
@@ -244,30 +246,32 @@ def test_exit_2_bad_probe_values(
     assert_usage_error(conform_in_process(capsys, EXAMPLE, *args), *words)
 
 
-def test_exit_2_no_arguments() -> None:
-    assert_usage_error(octa_conform(), "PLUGIN")
+def test_exit_2_no_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_usage_error(conform_in_process(capsys), "PLUGIN")
 
 
-def test_exit_2_unknown_option() -> None:
-    assert_usage_error(octa_conform(EXAMPLE, "--no-such-option"), "--no-such-option")
+def test_exit_2_unknown_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, "--no-such-option"), "--no-such-option")
 
 
-def test_exit_2_missing_plugin(tmp_path: Path) -> None:
-    assert_usage_error(octa_conform(tmp_path / "nope"), "does not exist")
+def test_exit_2_missing_plugin(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert_usage_error(conform_in_process(capsys, tmp_path / "nope"), "does not exist")
 
 
-def test_exit_2_plugin_is_a_directory(tmp_path: Path) -> None:
-    assert_usage_error(octa_conform(tmp_path), "directory")
+def test_exit_2_plugin_is_a_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert_usage_error(conform_in_process(capsys, tmp_path), "directory")
 
 
-def test_exit_2_plugin_not_executable(tmp_path: Path) -> None:
+def test_exit_2_plugin_not_executable(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     plugin = write_plugin(tmp_path / "plugin", "#!/bin/sh\nexit 0\n", mode=0o644)
-    assert_usage_error(octa_conform(plugin), "not executable")
+    assert_usage_error(conform_in_process(capsys, plugin), "not executable")
 
 
-def test_exit_2_python_plugin_with_a_syntax_error(tmp_path: Path) -> None:
+def test_exit_2_python_plugin_with_a_syntax_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     broken = write_plugin(tmp_path / "broken.py", "def main(:\n    pass\n")
-    assert_usage_error(octa_conform(broken), "not valid Python", "line 1")
+    assert_usage_error(conform_in_process(capsys, broken), "not valid Python", "line 1")
 
 
 def test_plugin_path_with_spaces_and_unicode(tmp_path: Path) -> None:
@@ -280,13 +284,17 @@ def test_plugin_path_with_spaces_and_unicode(tmp_path: Path) -> None:
     assert set(outcomes(report(tmp_path / "r.json")).values()) == {"passed"}
 
 
-def test_exit_2_bad_octa_version() -> None:
-    assert_usage_error(octa_conform(EXAMPLE, "--octa-version", "0.2"), "--octa-version")
+def test_exit_2_bad_octa_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_usage_error(
+        conform_in_process(capsys, EXAMPLE, "--octa-version", "0.2"), "--octa-version"
+    )
 
 
 @pytest.mark.parametrize("option", ["--select", "--skip"])
-def test_exit_2_unknown_check_id(option: str) -> None:
-    assert_usage_error(octa_conform(EXAMPLE, option, "launch.no-such-check"), "no-such-check")
+def test_exit_2_unknown_check_id(capsys: pytest.CaptureFixture[str], option: str) -> None:
+    assert_usage_error(
+        conform_in_process(capsys, EXAMPLE, option, "launch.no-such-check"), "no-such-check"
+    )
 
 
 @pytest.mark.parametrize(
@@ -299,42 +307,54 @@ def test_exit_2_unknown_check_id(option: str) -> None:
         ("[probes]\necho = 'say {txt}'", ["placeholder"]),
     ],
 )
-def test_exit_2_bad_config_file(tmp_path: Path, text: str, words: list[str]) -> None:
+def test_exit_2_bad_config_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, words: list[str]
+) -> None:
     config = tmp_path / "octa-conform.toml"
     config.write_text(text + "\n")
-    assert_usage_error(octa_conform(EXAMPLE, "--config", config), *words)
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, "--config", config), *words)
 
 
-def test_exit_2_missing_config_file(tmp_path: Path) -> None:
-    assert_usage_error(octa_conform(EXAMPLE, "--config", tmp_path / "nope.toml"), "nope.toml")
+def test_exit_2_missing_config_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert_usage_error(
+        conform_in_process(capsys, EXAMPLE, "--config", tmp_path / "nope.toml"), "nope.toml"
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "words"),
     [("launch.no-such-check\n", ["unknown check id"]), ("[1, 2", ["not valid JSON"])],
 )
-def test_exit_2_bad_baseline(tmp_path: Path, text: str, words: list[str]) -> None:
+def test_exit_2_bad_baseline(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, words: list[str]
+) -> None:
     baseline = tmp_path / "baseline.txt"
     baseline.write_text(text)
-    assert_usage_error(octa_conform(EXAMPLE, "--baseline", baseline), *words)
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, "--baseline", baseline), *words)
 
 
-def test_exit_2_missing_baseline(tmp_path: Path) -> None:
-    assert_usage_error(octa_conform(EXAMPLE, "--baseline", tmp_path / "nope"), "baseline")
+def test_exit_2_missing_baseline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert_usage_error(
+        conform_in_process(capsys, EXAMPLE, "--baseline", tmp_path / "nope"), "baseline"
+    )
 
 
 @pytest.mark.parametrize("option", ["--json", "--junit-xml"])
-def test_exit_2_unwritable_report_path(tmp_path: Path, option: str) -> None:
+def test_exit_2_unwritable_report_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str
+) -> None:
     missing_dir = tmp_path / "no-such-dir" / "report"
-    assert_usage_error(octa_conform(EXAMPLE, option, missing_dir), "does not exist")
-    assert_usage_error(octa_conform(EXAMPLE, option, tmp_path), "is a directory")
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, option, missing_dir), "does not exist")
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, option, tmp_path), "is a directory")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_exit_2_read_only_report_dir(tmp_path: Path) -> None:  # pragma: no cover - non-root
+def test_exit_2_read_only_report_dir(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:  # pragma: no cover - non-root
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
-    assert_usage_error(octa_conform(EXAMPLE, "--json", ro / "r.json"), "not writable")
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, "--json", ro / "r.json"), "not writable")
 
 
 @pytest.mark.parametrize(
@@ -348,20 +368,21 @@ def test_exit_2_read_only_report_dir(tmp_path: Path) -> None:  # pragma: no cove
         (["--jobs", "many"], ["--jobs"]),
     ],
 )
-def test_exit_2_bad_option_values(args: list[str], words: list[str]) -> None:
-    assert_usage_error(octa_conform(EXAMPLE, *args), *words)
+def test_exit_2_bad_option_values(
+    capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]
+) -> None:
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, *args), *words)
 
 
-def test_exit_2_jobs_without_xdist(tmp_path: Path) -> None:
-    fake = tmp_path / "site" / "xdist"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("raise ImportError('pytest-xdist is not installed')\n")
-    proc = octa_conform(EXAMPLE, "-j", "2", env={"PYTHONPATH": str(tmp_path / "site")})
-    assert_usage_error(proc, "pytest-xdist", "parallel")
+def test_exit_2_jobs_without_xdist(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "xdist.plugin", None)  # import xdist.plugin fails
+    assert_usage_error(conform_in_process(capsys, EXAMPLE, "-j", "2"), "pytest-xdist", "parallel")
 
 
-def test_exit_2_list_bad_format() -> None:
-    assert_usage_error(octa_conform("list", "--format", "yaml"), "--format")
+def test_exit_2_list_bad_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert_usage_error(conform_in_process(capsys, "list", "--format", "yaml"), "--format")
 
 
 # --- exit status 3: the harness itself failed ------------------------------------
@@ -817,8 +838,10 @@ def test_session_plugin_arg_and_timeout_scale(tmp_path: Path) -> None:
         (["session", str(EXAMPLE)], ["PARAMS"]),
     ],
 )
-def test_session_usage_errors(args: list[str], words: list[str]) -> None:
-    assert_usage_error(octa_conform(*args), *words)
+def test_session_usage_errors(
+    capsys: pytest.CaptureFixture[str], args: list[str], words: list[str]
+) -> None:
+    assert_usage_error(conform_in_process(capsys, *args), *words)
 
 
 # --- reports people look at -------------------------------------------------------

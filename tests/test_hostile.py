@@ -5,7 +5,8 @@ host or its own pipes, crashes, ignores signals, leaves a grandchild behind... F
 harness runs (in a subprocess, as a user would) a subset of the checks that covers the
 misbehaviour, and this test asserts that the run
 
-* ends within ``RUN_BOUND`` seconds, without any harness error (a check ``error``),
+* ends, without any harness error (a check ``error``): ``RUN_BOUND`` is a generous bound
+  that only catches a hung run, not a timing assertion,
 * reports the right checks as failed, with words that say why,
 * leaves no process behind (neither the plugin's nor the zoo's own helpers),
 * leaves no temp dir or socket behind,
@@ -37,7 +38,7 @@ from conformance_run import run_suites
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 HOSTILE_BASE = "hostile_base.py"  # the pieces the hostile scripts share, not a plugin
-RUN_BOUND = 120.0  # seconds for a whole harness run against one hostile plugin
+RUN_BOUND = 120.0  # s; catches a hung run only (a run takes ~5-15 s): no timing assertion
 RSS_BOUND = 300 * 1024 * 1024  # the harness's peak resident memory
 TAG_VAR = "OCTA_HOSTILE_TAG"
 SETTLE = 5.0  # seconds allowed for killed processes to vanish from the process table
@@ -319,7 +320,7 @@ def test_hostile_plugin(hostile: Hostile, private_tmp: Path) -> None:
     outcomes = {c["id"]: c["outcome"] for c in report["checks"]}
     texts = messages(report)
 
-    assert elapsed < RUN_BOUND, f"the run took {elapsed:.1f} s\n{summary(report)}"
+    assert elapsed < RUN_BOUND, f"the run hung: {elapsed:.1f} s\n{summary(report)}"
     errors = {cid: texts[cid][:2000] for cid, o in outcomes.items() if o == "error"}
     assert not errors, f"harness errors (the harness, not the plugin, broke): {errors}"
     for cid, words in hostile.fails.items():

@@ -42,6 +42,7 @@ def test_example_plugin_passes_every_check() -> None:
     assert set(outcomes(report)) == set(catalogue.CHECKS)
 
 
+@pytest.mark.slow  # one suite run per mutant: ~60 runs
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_fails_exactly_its_checks(name: str) -> None:
     m = MUTANTS[name]

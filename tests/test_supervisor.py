@@ -31,7 +31,7 @@ from octa_conformance.supervisor import PluginProcess
 PLUGINS = Path(__file__).parent / "plugins"
 FAST = HarnessConfig(timeouts=Timeouts().scaled(0.2), output_buffer=64 * 1024)
 NORMAL = HarnessConfig(output_buffer=64 * 1024)
-TEST_BOUND = 30.0  # no test may run longer than this
+TEST_BOUND = 30.0  # no test may run longer: a bound that only catches hangs, no timing
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -86,12 +86,10 @@ async def test_never_listens_times_out_then_stop_leaves_nothing() -> None:
     main = psutil.Process(plugin.pid)
     # Let it start first, so that its stderr is sure to be in the failure message.
     await wait_until(lambda: b"ready" in plugin.stderr_tail(), 10, "the plugin to start")
-    started = time.monotonic()
     with pytest.raises(LaunchError) as failure:
         await plugin.connect()
-    elapsed = time.monotonic() - started
     bound = FAST.timeouts.connect
-    assert bound <= elapsed < bound + 2.0
+    assert plugin.returncode is None  # it gave up on the deadline, not on an exit
     assert failure.value.headline.startswith(
         f"plugin did not accept a connection on {plugin.socket_path} within {bound:.1f} s"
     )
@@ -108,16 +106,24 @@ async def test_never_listens_times_out_then_stop_leaves_nothing() -> None:
 
 
 @bounded
-async def test_sigterm_ignored_escalates_to_sigkill_after_grace() -> None:
+async def test_sigterm_ignored_escalates_to_sigkill_after_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     plugin = PluginProcess.spawn(
         PLUGINS / "never_listens.py", config=FAST, extra_args=["--ignore-term"]
     )
     await wait_until(lambda: b"ready" in plugin.stderr_tail(), 10, "the plugin to start")
-    started = time.monotonic()
+    sent: list[int] = []
+    send = plugin.tree.signal
+
+    def record(sig: int) -> None:
+        sent.append(sig)
+        send(sig)
+
+    monkeypatch.setattr(plugin.tree, "signal", record)
     await plugin.stop()
-    elapsed = time.monotonic() - started
+    assert sent == [signal.SIGTERM, signal.SIGKILL]  # SIGTERM first; it survived the grace
     assert plugin.returncode == -signal.SIGKILL
-    assert FAST.timeouts.kill_grace <= elapsed < FAST.timeouts.kill_grace + 2.0
 
 
 # 2. exits at once -----------------------------------------------------------------------
@@ -126,10 +132,9 @@ async def test_sigterm_ignored_escalates_to_sigkill_after_grace() -> None:
 @bounded
 async def test_exit_before_listening_fails_fast_with_status_and_stderr() -> None:
     async with PluginProcess.spawn(PLUGINS / "exits_at_once.py", config=NORMAL) as plugin:
-        started = time.monotonic()
         with pytest.raises(LaunchError) as failure:
             await plugin.connect()
-        assert time.monotonic() - started < NORMAL.timeouts.connect / 2
+    # the exit ended the wait (not the connect deadline: that headline would say so)
     assert failure.value.headline == "plugin exited with status 3 before listening"
     assert "cannot frobnicate the socket" in str(failure.value)
     assert isinstance(failure.value, OctaConformanceError)
@@ -217,9 +222,7 @@ async def test_untraceable_grandchild_holding_the_pipes_does_not_block_stop() ->
         assert await plugin.wait_exit(10) == 0
         await wait_until(lambda: grandchild_pid(plugin) is not None, 10, "the grandchild pid")
         pid = grandchild_pid(plugin)
-        started = time.monotonic()
-        await plugin.stop()
-        assert time.monotonic() - started < 4 * FAST.timeouts.kill_grace + 2.0
+        await plugin.stop()  # returns (@bounded catches a hang) though the pipes stay open
         # The case this test is about: nothing tied the grandchild to the plugin, so it
         # survived and still holds the plugin's stdout/stderr open.
         assert pid is not None and psutil.Process(pid).is_running()
@@ -273,6 +276,8 @@ async def test_py_plugin_runs_under_python3_with_spaces_in_socket_path() -> None
         assert await exchange(reader, writer) == b"echo ping\n"
         assert plugin.startup_seconds == first_startup
 
+        # printed before it listened, but the drain thread may not have read it yet
+        await wait_until(lambda: b"\nextra " in plugin.stdout_tail(), 10, "the plugin's lines")
         assert argv_printed(plugin) == [script, "--socket-path", socket_path, *expected[4:]]
         stdout = plugin.stdout_tail().decode()
         assert f"marker {plugin.session_token}" in stdout
