@@ -1,10 +1,11 @@
 """A pytest plugin for the bench: per check, its wall time and its deadline time.
 
 Loaded with ``-p waits_plugin`` (``bench/`` on ``PYTHONPATH``) in a ``pytest --octa-plugin``
-run, also in xdist workers. It turns on :func:`octa_conformance.waits.instrument` and, for
-each check, appends one JSON line to ``$OCTA_BENCH_WAITS/<pid>.jsonl``: the check id, the
-wall time of its setup, call and teardown, and the wall time of the waits that ran out during
-it (overlapping waits counted once), with the longest of them.
+run, also in xdist workers. For each check it reads the expired waits that the harness
+records (:mod:`octa_conformance.waits`) and appends one JSON line to
+``$OCTA_BENCH_WAITS/<pid>.jsonl``: the check id, the wall time of its setup, call and
+teardown, the wall time of the waits that ran out during it (overlapping waits counted
+once), and how long each kind of wait ran out for.
 """
 
 from __future__ import annotations
@@ -21,11 +22,6 @@ from octa_conformance import waits
 from octa_conformance.checking import check_id_of
 
 ENV = "OCTA_BENCH_WAITS"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if os.environ.get(ENV):
-        waits.instrument()
 
 
 @pytest.hookimpl(hookwrapper=True)

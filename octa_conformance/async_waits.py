@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from octa_conformance import waits
+
 __all__ = ["Latch", "settled"]
 
 
@@ -48,6 +50,8 @@ class Latch:
                 timer.cancel()
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+        if timer is not None and not self.is_set:
+            waits.expired(timer.when() - timeout, "host: a reply, Started or a terminal frame")
         return self.is_set
 
 

@@ -14,6 +14,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 
+from octa_conformance import waits
 from octa_conformance.errors import ConnectionClosed, ReplyTimeout
 from octa_conformance.protocol import Event
 
@@ -87,6 +88,7 @@ class EventBacklog:
             self._changed.clear()
             remaining = deadline - loop.time()
             if remaining <= 0:
+                waits.expired(deadline - timeout, f"host: {what}")
                 raise ReplyTimeout(f"no {what} within {timeout:.1f} s")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)

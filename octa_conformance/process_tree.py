@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import psutil
 
+from octa_conformance import waits
+
 __all__ = ["SESSION_ENV_VAR", "ProcessTree", "block_until_gone", "wait_until_gone"]
 
 SESSION_ENV_VAR = "OCTA_CONFORMANCE_SESSION"
@@ -64,19 +66,25 @@ class _Rounds:
 
 def block_until_gone(alive: Alive, deadline: float, poll: float) -> bool:
     """Block until ``alive()`` is empty or ``deadline`` (monotonic); whether it is empty."""
+    started = time.monotonic()
     rounds = _Rounds(alive, deadline)
     for procs, remaining in rounds:
         with _ExitWatch(procs, remaining, poll) as watch:
             watch.block()
+    if not rounds.gone:
+        waits.expired(started, "processes to end")
     return rounds.gone
 
 
 async def wait_until_gone(alive: Alive, deadline: float, poll: float) -> bool:
     """:func:`block_until_gone` for asyncio callers: the loop keeps running meanwhile."""
+    started = time.monotonic()
     rounds = _Rounds(alive, deadline)
     for procs, remaining in rounds:
         with _ExitWatch(procs, remaining, poll) as watch:
             await watch.wait()
+    if not rounds.gone:
+        waits.expired(started, "processes to end")
     return rounds.gone
 
 

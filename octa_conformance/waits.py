@@ -18,22 +18,22 @@ when their deadline passes::
 pytest plugin takes a mark before each check); :func:`wall_seconds` merges overlapping records
 (several plugins waited on concurrently cost their longest wait, not the sum).
 
-Until the host and the supervisor call :func:`expired` themselves, :func:`instrument` wraps
-their waits (``FakeOcta.wait_for``, the host's reply latches, ``PluginProcess.wait_exit``
-and the kill grace) so that the bench can measure; it is never called by a normal run.
+Callers: the host's event wait (``event_backlog.EventBacklog.wait_for``: quiet windows,
+continuation windows, frames that did not come), its latch (``async_waits.Latch.wait``:
+replies, ``Started``, terminal frames, the plugin closing), the process waits
+(``process_tree``: ``PluginProcess.wait_exit``, the kill grace) and the suites' own polling
+loops. The bench (``bench/waits_plugin.py``) reads them per check.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-__all__ = ["Expired", "expired", "instrument", "mark", "since", "wall_seconds"]
+__all__ = ["Expired", "expired", "mark", "since", "wall_seconds"]
 
 LOG_MAX = 100_000  # records kept; older ones drop out (a mark past them sees fewer)
 
@@ -88,100 +88,3 @@ def wall_seconds(records: Iterable[Expired]) -> float:
         total += rec.end - max(rec.start, end)
         end = rec.end
     return total
-
-
-# --- instrumentation for the bench -------------------------------------------------------
-
-_instrumented = False
-
-
-def _wrap_async(owner: Any, name: str, ran_out: Callable[[Any, tuple, dict], bool], what: str):
-    original = getattr(owner, name, None)
-    if original is None or getattr(original, "_octa_waits", False):
-        return
-
-    @functools.wraps(original)
-    async def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.monotonic()
-        try:
-            result = await original(*args, **kwargs)
-        except BaseException as exc:
-            if ran_out(exc, args, kwargs):
-                expired(started, what)
-            raise
-        if ran_out(result, args, kwargs):
-            expired(started, what)
-        return result
-
-    timed._octa_waits = True  # type: ignore[attr-defined]
-    setattr(owner, name, timed)
-
-
-def _positive(args: tuple, kwargs: dict, index: int, key: str = "timeout") -> bool:
-    value = kwargs.get(key, args[index] if len(args) > index else None)
-    return value is None or value > 0
-
-
-def instrument() -> None:
-    """Record the expired waits of the host and the supervisor (bench only; idempotent).
-
-    Wrapped: ``FakeOcta.wait_for`` (raising ``ReplyTimeout``), the host's reply latch
-    (``_Latch.wait``, or ``async_waits.Latch.wait``, returning False: replies, ``Started``,
-    terminal frames, the plugin closing), ``PluginProcess.wait_exit`` (returning None) and
-    the kill grace (``PluginProcess._wait_dead``, or ``ProcessTree.wait_until_gone``,
-    returning False). Both layouts of the host and supervisor modules (before and after
-    their split into smaller modules) are handled.
-    """
-    global _instrumented
-    if _instrumented:
-        return
-    _instrumented = True
-    from octa_conformance import host, supervisor
-
-    _wrap_async(
-        host.FakeOcta,
-        "wait_for",
-        lambda r, a, k: isinstance(r, host.ReplyTimeout),
-        "host.wait_for (a frame, a quiet window)",
-    )
-    latches = [getattr(host, "_Latch", None)]  # before host.py was split
-    try:
-        from octa_conformance import async_waits  # after the split
-    except ImportError:
-        pass
-    else:
-        latches.append(getattr(async_waits, "Latch", None))
-    for latch in dict.fromkeys(latches):
-        if latch is not None:
-            _wrap_async(
-                latch,
-                "wait",
-                lambda r, a, k: r is False and _positive(a, k, 1),
-                "host reply latch (a reply, Started, a terminal frame, the plugin closing)",
-            )
-    process = getattr(supervisor, "PluginProcess", None)
-    if process is not None:
-        _wrap_async(
-            process,
-            "wait_exit",
-            lambda r, a, k: r is None and _positive(a, k, 1),
-            "PluginProcess.wait_exit",
-        )
-        _wrap_async(  # the kill grace, before supervisor.py was split
-            process,
-            "_wait_dead",
-            lambda r, a, k: r is False,
-            "PluginProcess stop: kill grace",
-        )
-    try:  # the kill grace, after the split
-        from octa_conformance import process_tree
-    except ImportError:
-        return
-    tree = getattr(process_tree, "ProcessTree", None)
-    if tree is not None:
-        _wrap_async(
-            tree,
-            "wait_until_gone",
-            lambda r, a, k: r is False,
-            "PluginProcess stop: kill grace",
-        )
