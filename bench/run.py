@@ -629,8 +629,12 @@ def goal_verdicts(report: dict[str, Any]) -> list[Row]:
     figures = {
         "suite_single_s": best("pytest, 1 process", "octa-conform, 1 process"),
         "suite_parallel_s": best("pytest -n 2", "octa-conform -j 2"),
-        "decode_frames_per_s": report["codec"]["decode: HostSession.receive_data"]["frames_per_s"],
-        "host_rtt_ratio": report["round_trip"]["in-process fake plugin"]["ratio"],
+        "decode_frames_per_s": report.get("codec", {})
+        .get("decode: HostSession.receive_data", {})
+        .get("frames_per_s"),
+        "host_rtt_ratio": report.get("round_trip", {})
+        .get("in-process fake plugin", {})
+        .get("ratio"),
     }
     words = {
         "suite_single_s": ("full suite, one process", "<= {:.0f} s", "{:.1f} s"),
@@ -663,6 +667,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plugin", default=str(EXAMPLE), help="plugin to measure (default: example)")
     ap.add_argument("--no-suite", action="store_true", help="skip the full-suite runs")
     ap.add_argument("--no-cli", action="store_true", help="skip the octa-conform suite runs")
+    ap.add_argument(
+        "--only",
+        choices=["launch", "codec", "round_trip", "suite"],
+        action="append",
+        help="run only this section (repeatable); the goal table then shows '-' for the rest",
+    )
     args = ap.parse_args(argv)
     plugin = Path(args.plugin).resolve()
     quick = args.quick
@@ -679,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not args.no_suite:
         sections.append(("suite", lambda: bench_suite(plugin, quick, args.no_cli)))
+    if args.only:
+        sections = [(name, fn) for name, fn in sections if name in args.only]
     for name, fn in sections:
         t0 = time.perf_counter()
         print(f"... {name}", file=sys.stderr, flush=True)

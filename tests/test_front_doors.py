@@ -55,6 +55,7 @@ def assert_same(cli: dict[str, Any], door: dict[str, Any]) -> None:
     assert cli["plugin"] == door["plugin"]
 
 
+@pytest.mark.slow  # two runs of the launch and handshake checks: ~15 s
 def test_example_plugin() -> None:
     select = ["launch.*", "handshake.*"]
     cli = cli_run(EXAMPLE, select)

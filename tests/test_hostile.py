@@ -95,6 +95,7 @@ ZOO = [
         {"launch.unknown-flag": ("no reply to hello",), "handshake.hello-reply": ("no reply",)},
         passes=frozenset({"launch.listens"}),  # the kernel completes connect() by itself
         timeout_scale=0.5,  # the Hello reply deadline is all it costs
+        slow=True,  # that deadline once per launch check: ~15 s
     ),
     Hostile(
         "accepts_then_closes.py",
@@ -193,6 +194,7 @@ ZOO = [
         },
         passes=frozenset({"launch.listens", "handshake.hello-reply"}),
         timeout_scale=0.5,  # the Shutdown reply deadline is all it costs
+        slow=True,  # the reply and exit deadlines run out in several checks: ~15 s
     ),
     Hostile(
         "foreign_ids.py",
