@@ -63,9 +63,11 @@ def tool(name: str) -> list[str]:
     return [sys.executable, "-m", "octa_conformance"]
 
 
-def environment(spawn_ahead: bool = True, extra: dict[str, str] | None = None) -> dict[str, str]:
+def environment(
+    spawn_ahead: bool = True, extra: dict[str, str] | None = None, tree: Path = ROOT
+) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     env["OCTA_CONFORMANCE_SPAWN_AHEAD"] = "1" if spawn_ahead else "0"
     env.update(extra or {})
     return env
@@ -98,11 +100,14 @@ def run_cli(
     spawn_ahead: bool,
     extra: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
+    tree: Path = ROOT,
 ) -> dict[str, Any]:
-    """One ``octa-conform PLUGIN [-j N] [args] --json R`` run in a fresh temp dir."""
+    """One ``octa-conform PLUGIN [-j N] [args] --json R`` run in a fresh temp dir, with the
+    package and suites of ``tree`` (``python -m octa_conformance`` for another tree)."""
     with tempfile.TemporaryDirectory(prefix="octa-speed-") as tmp:
         report = Path(tmp) / "r.json"
-        argv = [*tool("octa-conform"), str(plugin), *args, "--json", str(report)]
+        cli = tool("octa-conform") if tree == ROOT else [sys.executable, "-m", "octa_conformance"]
+        argv = [*cli, str(plugin), *args, "--json", str(report)]
         if jobs > 1:
             argv += ["-j", str(jobs)]
         load = loadavg()
@@ -112,7 +117,7 @@ def run_cli(
             cwd=tmp,
             capture_output=True,
             text=True,
-            env=environment(spawn_ahead, extra),
+            env=environment(spawn_ahead, extra, tree),
             timeout=900,
             check=False,
         )
@@ -193,6 +198,13 @@ def main() -> int:
         action="store_true",
         help="also run the suite with --skip 'performance.*' (the INFO figures)",
     )
+    parser.add_argument(
+        "--compare-tree",
+        type=Path,
+        help="another source tree of octa-conformance (e.g. an older commit, exported with"
+        " `git archive COMMIT | tar -x -C DIR`): each run of this tree is followed by the"
+        " same run of that one, so that both see the same load",
+    )
     parser.add_argument("--json", help="write everything measured to this file")
     args = parser.parse_args()
 
@@ -227,13 +239,22 @@ def main() -> int:
             for spawn_ahead, cli_args in modes:
                 what = "without performance.*" if cli_args else "all"
                 print(f"... {name} -j {jobs} spawn-ahead={spawn_ahead} {what}", file=sys.stderr)
-                runs = [
-                    run_cli(plugin, jobs, spawn_ahead, extra, cli_args) for _ in range(args.repeat)
-                ]
+                runs, others = [], []
+                for _ in range(args.repeat):
+                    runs.append(run_cli(plugin, jobs, spawn_ahead, extra, cli_args))
+                    if args.compare_tree is not None:
+                        other = run_cli(plugin, jobs, True, extra, cli_args, args.compare_tree)
+                        others.append(other)
                 best = min(r["wall_s"] for r in runs)
                 key = f"{name} -j {jobs}" + ("" if spawn_ahead else " no spawn-ahead")
                 key += " without performance" if cli_args else ""
                 report["suite"][key] = {"best_s": best, "runs": runs}
+                if others:
+                    report["suite"][key]["compare_tree"] = {
+                        "tree": str(args.compare_tree),
+                        "best_s": min(r["wall_s"] for r in others),
+                        "runs": others,
+                    }
                 goal = GOALS.get((name.split("-")[0], jobs))
                 goal = goal if spawn_ahead and not cli_args else None
                 verdict_goal = ""
@@ -252,6 +273,19 @@ def main() -> int:
                         verdict_goal,
                     )
                 )
+                if others:
+                    rows.append(
+                        (
+                            f"  {args.compare_tree.name}",
+                            str(jobs),
+                            "-",
+                            "no performance.*" if cli_args else "all",
+                            f"{min(r['wall_s'] for r in others):.1f} s",
+                            ", ".join(f"{r['wall_s']:.1f} ({r['load_1min']:.1f})" for r in others),
+                            "/".join(sorted({str(r["verdict"]) for r in others})),
+                            "",
+                        )
+                    )
     if not args.no_per_check:
         for name, (plugin, extra) in plugins.items():
             print(f"... {name}: per-check deadline time", file=sys.stderr)
