@@ -72,7 +72,7 @@ def _one_line(text: str) -> str:
 
 
 def _color() -> bool:
-    from octa_conformance.reporting.terminal import use_color
+    from octa_conformance.reporting.style import use_color
 
     return use_color(sys.stdout)
 
@@ -183,14 +183,8 @@ def run_command(
     A report written to '-' goes to stdout; everything else is then written to stderr.
     """
     from octa_conformance import runner
-    from octa_conformance.reporting.terminal import (
-        header_text,
-        plural,
-        rerun_command,
-        summary_text,
-        terminal_width,
-        use_color,
-    )
+    from octa_conformance.reporting.style import plural, terminal_width, use_color
+    from octa_conformance.reporting.summary import header_text, rerun_command, summary_text
     from octa_conformance.settings import resolve
 
     try:
@@ -414,7 +408,7 @@ def list_command(fmt: str, probes: bool) -> int:
                 f" | {desc} | {probes_cell} |"
             )
         return 0
-    from octa_conformance.reporting.terminal import terminal_width
+    from octa_conformance.reporting.style import terminal_width
 
     # wrapped to the terminal's width (or COLUMNS); piped, one line per check (for grep)
     wrap = sys.stdout.isatty() or bool(os.environ.get("COLUMNS"))
@@ -510,7 +504,8 @@ async def run_session(
     from octa_conformance.errors import LaunchError, OctaConformanceError
     from octa_conformance.host import FakeOcta
     from octa_conformance.protocol import Dialect
-    from octa_conformance.reporting.terminal import frame_line, paint
+    from octa_conformance.reporting.live import frame_line
+    from octa_conformance.reporting.style import paint
     from octa_conformance.semver import matches
     from octa_conformance.supervisor import PluginProcess
 

@@ -594,11 +594,8 @@ class Collector:
 
     def _live(self) -> Any:
         if self.live is None:
-            from octa_conformance.reporting.terminal import (
-                LiveReporter,
-                terminal_width,
-                use_color,
-            )
+            from octa_conformance.reporting.live import LiveReporter
+            from octa_conformance.reporting.style import terminal_width, use_color
 
             stream = progress_stream(self.config)
             self.live = LiveReporter(
@@ -669,7 +666,7 @@ class Collector:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None or self.progress:
             return
-        from octa_conformance.reporting.terminal import summary_text
+        from octa_conformance.reporting.summary import summary_text
 
         writer = self.config.get_terminal_writer()
         terminalreporter.write_sep("=", "octa-conformance")
@@ -719,7 +716,7 @@ def own_failures(stats: dict[str, list[Any]]) -> int:
 def rerun_for_pytest(config: pytest.Config) -> Any:
     """``rerun(id)``: the pytest command line that runs one check again, with the options
     of this run that change what it does."""
-    from octa_conformance.reporting.terminal import rerun_command
+    from octa_conformance.reporting.summary import rerun_command
 
     base = ["pytest"]
     plugin = config.getoption("octa_plugin")

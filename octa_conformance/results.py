@@ -30,6 +30,7 @@ from octa_conformance.catalogue import Level
 
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "error")
 VERDICTS = ("pass", "fail", "incomplete")
+LABELS = {"passed": "PASS", "skipped": "SKIP", "xfailed": "XFAIL", "error": "ERROR"}
 
 
 @dataclass
@@ -68,6 +69,13 @@ class CheckResult:
 
     def is_warning(self, strict: bool) -> bool:
         return self.outcome == "failed" and self.level is Level.SHOULD and not strict
+
+    def label(self, strict: bool) -> str:
+        """The word every report shows: PASS, FAIL, WARN (a SHOULD failure without
+        ``strict``), SKIP, XFAIL or ERROR."""
+        if self.outcome == "failed":
+            return "WARN" if self.is_warning(strict) else "FAIL"
+        return LABELS[self.outcome]
 
     def counts_for_verdict(self, strict: bool) -> bool:
         """Must this check run and pass for a PASS (MUST; with ``strict``, SHOULD too)?"""
@@ -241,6 +249,12 @@ class RunReport:
         data["checks"] = checks
         data["summary"] = self.summary()
         return data
+
+
+def catalogue_order(results: Iterable[CheckResult]) -> list[CheckResult]:
+    """``results`` in catalogue order: area by area, as every report lists them."""
+    order = {cid: i for i, cid in enumerate(catalogue.CHECKS)}
+    return sorted(results, key=lambda r: order.get(r.id, len(order)))
 
 
 def percentiles(values: Iterable[float]) -> dict[str, float]:

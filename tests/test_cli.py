@@ -775,7 +775,7 @@ def test_session_prints_the_whole_exchange(tmp_path: Path) -> None:
 
 
 def test_session_colours_directions_on_a_terminal() -> None:
-    from octa_conformance.reporting.terminal import frame_line
+    from octa_conformance.reporting.live import frame_line
 
     host = frame_line(0.5, "host", '{"type":"Hello"}', color=True)
     plugin = frame_line(0.6, "plugin", '{"type":"Hello"}', color=True)

@@ -22,15 +22,9 @@ from conformance_run import EXAMPLE, outcomes, run_suites
 
 from octa_conformance import catalogue
 from octa_conformance.reporting import write_reports
-from octa_conformance.reporting.html import (
-    bytes_text,
-    charts,
-    figure_rows,
-    render_html,
-    seconds_text,
-    split_hint,
-    write_html,
-)
+from octa_conformance.reporting.html import render_html, write_html
+from octa_conformance.reporting.html_charts import charts
+from octa_conformance.reporting.html_data import bytes_text, figure_rows, seconds_text, split_hint
 from octa_conformance.results import CheckResult, PluginFacts, RunReport
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'

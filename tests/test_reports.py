@@ -15,7 +15,9 @@ import pytest
 from octa_conformance import catalogue
 from octa_conformance.reporting import write_reports
 from octa_conformance.reporting.junit import junit_xml
-from octa_conformance.reporting.terminal import progress_line, summary_text, use_color
+from octa_conformance.reporting.live import progress_line
+from octa_conformance.reporting.style import use_color
+from octa_conformance.reporting.summary import summary_text
 from octa_conformance.results import CheckResult, PluginFacts, RunReport
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -465,7 +467,7 @@ def test_colour_follows_no_color_force_color_and_term() -> None:
 
 
 def test_figures_are_formatted_for_people_never_cut() -> None:
-    from octa_conformance.reporting.terminal import figure_lines, figures_text
+    from octa_conformance.reporting.figures import figure_lines, figures_text
 
     figures = {
         "median_s": 0.6809,
@@ -497,7 +499,7 @@ def test_figures_are_formatted_for_people_never_cut() -> None:
 def test_counts_speak_english() -> None:
     one = RunReport(PluginFacts("/p"), "0.2.1", checks=[CheckResult(MUST, "passed")])
     assert "(1 check in" in summary_text(one, color=False)
-    from octa_conformance.reporting.terminal import header_text
+    from octa_conformance.reporting.summary import header_text
 
     assert "1 check of ./p" in header_text("./p", "0.2.1", 1, False, None, False)
     assert "2 checks of ./p" in header_text("./p", "0.2.1", 2, False, None, False)
@@ -515,7 +517,7 @@ def test_quiet_summary_has_failures_and_the_verdict_only() -> None:
 
 
 def test_a_rerun_line_after_each_failure() -> None:
-    from octa_conformance.reporting.terminal import rerun_command
+    from octa_conformance.reporting.summary import rerun_command
 
     rerun = rerun_command(["octa-conform", "./my plugin", "--probe", "echo=say {text}"], "--select")
     assert rerun("execute.large-frame") == (
@@ -542,7 +544,7 @@ def test_stopped_by_maxfail_is_never_pass() -> None:
 def live(**kw: Any) -> tuple[Any, Any]:
     import io
 
-    from octa_conformance.reporting.terminal import LiveReporter
+    from octa_conformance.reporting.live import LiveReporter
 
     stream = io.StringIO()
     defaults: dict[str, Any] = {"total": 3, "strict": False, "color": False, "tty": False}
