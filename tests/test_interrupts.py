@@ -212,7 +212,7 @@ def test_ctrl_c_while_the_plugin_drops_its_connection_prints_no_traceback(
 def test_abandoned_task_errors_after_an_interrupt_are_not_logged() -> None:
     """The clean-up hook itself: once the interrupt flag is set, a task that ends with an
     exception nobody retrieves is not reported; before it, it is."""
-    from octa_conformance.pytest_plugin import _quiet_after_interrupt
+    from octa_conformance.pytest_plugin.interrupt_guards import quiet_after_interrupt
 
     reported: list[dict[str, object]] = []
 
@@ -222,7 +222,7 @@ def test_abandoned_task_errors_after_an_interrupt_are_not_logged() -> None:
     async def main(interrupt: bool) -> None:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(lambda loop, context: reported.append(context))
-        flag = _quiet_after_interrupt(loop)
+        flag = quiet_after_interrupt(loop)
         flag[0] = interrupt
         task = loop.create_task(fails())
         await asyncio.wait([task])
@@ -238,10 +238,10 @@ def test_abandoned_task_errors_after_an_interrupt_are_not_logged() -> None:
 def test_a_keyboard_interrupt_python_cannot_raise_is_not_reported() -> None:
     """Our signal's KeyboardInterrupt landing in a weakref callback or ``__del__``: dropped
     (the interrupt is remembered anyway); any other unraisable exception is passed on."""
-    from octa_conformance.pytest_plugin import _unraisable_hook
+    from octa_conformance.pytest_plugin.interrupt_guards import unraisable_hook
 
     passed_on: list[BaseException | None] = []
-    hook = _unraisable_hook(lambda u: passed_on.append(u.exc_value))
+    hook = unraisable_hook(lambda u: passed_on.append(u.exc_value))
 
     class Args:
         def __init__(self, exc: BaseException) -> None:

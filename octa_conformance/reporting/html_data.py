@@ -13,9 +13,8 @@ import re
 from typing import Any
 
 from octa_conformance import catalogue
+from octa_conformance.reporting import PROTOCOL_DOC
 from octa_conformance.results import CheckResult, RunReport
-
-PROTOCOL_DOC = "docs/protocol.md"
 
 
 def outcome_label(result: CheckResult, strict: bool) -> tuple[str, str]:
