@@ -18,7 +18,9 @@ cannot change what is checked:
 * ``-p no:terminal``: pytest prints nothing itself; the engine's ``--octa-progress`` mode
   prints one line per check (``--octa-quiet``: none), the CLI prints the summary.
 
-A report path ``-`` means stdout; the human output then goes to stderr.
+A report path ``-`` means stdout; the human output then goes to stderr. What the run writes
+and how it is driven (reports, workers, when to stop) is validated once, by
+:func:`plan_run`, before anything is printed or started.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ from octa_conformance import catalogue, interrupts
 from octa_conformance.interrupts import signals_interrupt
 from octa_conformance.probes import ConfigError
 from octa_conformance.pytest_plugin import REPORT_KEY, suites_dir
+from octa_conformance.reporting import (
+    STDOUT,
+    check_one_stdout_report,
+    check_report_path,
+    write_reports,
+)
 from octa_conformance.results import PluginFacts, RunReport
 from octa_conformance.settings import RunOptions
 from octa_conformance.supervisor import kill_all
@@ -64,39 +72,72 @@ python_files = test_*.py
 _SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
-STDOUT = "-"
-
-
-def check_report_path(path: str | os.PathLike[str], what: str) -> Path:
-    """The absolute report path (``-``, stdout, stays ``-``); ConfigError if it cannot be
-    written."""
-    if str(path) == STDOUT:
-        return Path(STDOUT)
-    p = Path(path).expanduser().absolute()
-    if p.is_dir():
-        raise ConfigError(f"{what} {p} is a directory, not a file")
-    parent = p.parent
-    if not parent.is_dir():
-        raise ConfigError(f"{what} {p}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise ConfigError(f"{what} {p} is not writable")
-    return p
-
-
-def check_one_stdout_report(*paths: str | os.PathLike[str] | None) -> None:
-    """ConfigError if more than one report would be written to stdout (``-``)."""
-    if sum(p is not None and str(p) == STDOUT for p in paths) > 1:
-        raise ConfigError(
-            "only one report can be written to stdout ('-'); name a file for the others"
-        )
-
-
 def check_xdist() -> None:
     """ConfigError unless pytest-xdist can be imported."""
     try:
         import xdist.plugin  # noqa: F401
     except ImportError:
         raise ConfigError(XDIST_MISSING) from None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How a run is carried out: its reports (absolute paths, or ``-`` for stdout), its
+    workers, when it stops, what it prints. Made by :func:`plan_run`, which validates it."""
+
+    json_path: Path | None = None
+    junit_path: Path | None = None
+    html_path: Path | None = None
+    jobs: int | None = None
+    maxfail: int | None = None  # stop after this many failures
+    verbose: bool = False  # transcripts of passing checks too
+    quiet: bool = False  # no line per check
+    progress: bool = True  # the engine prints a line per check
+
+    @property
+    def reports_on_stdout(self) -> bool:
+        """Whether a report goes to stdout (the human output then goes to stderr)."""
+        return any(
+            p is not None and str(p) == STDOUT
+            for p in (self.json_path, self.junit_path, self.html_path)
+        )
+
+
+def plan_run(
+    *,
+    json_path: str | os.PathLike[str] | None = None,
+    junit_path: str | os.PathLike[str] | None = None,
+    html_path: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    maxfail: int | None = None,
+    exitfirst: bool = False,
+    verbose: bool = False,
+    quiet: bool = False,
+    progress: bool = True,
+) -> RunPlan:
+    """The validated RunPlan; ConfigError (exit status 2) for a report path that cannot be
+    written, more than one report on stdout (``-``), ``jobs`` or ``maxfail`` below 1, or
+    ``jobs`` without pytest-xdist. ``exitfirst``: stop after the first failure."""
+    reports = {
+        "json_path": check_report_path(json_path, "JSON report") if json_path else None,
+        "junit_path": check_report_path(junit_path, "JUnit report") if junit_path else None,
+        "html_path": check_report_path(html_path, "HTML report") if html_path else None,
+    }
+    check_one_stdout_report(json_path, junit_path, html_path)
+    if maxfail is not None and maxfail < 1:
+        raise ConfigError(f"--maxfail expects a positive number of failures, got {maxfail}")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"-j expects a positive number of workers, got {jobs}")
+    if jobs:
+        check_xdist()
+    return RunPlan(
+        **reports,
+        jobs=jobs,
+        maxfail=1 if exitfirst else maxfail,
+        verbose=verbose,
+        quiet=quiet,
+        progress=progress,
+    )
 
 
 def _importable(module: str) -> bool:
@@ -112,19 +153,7 @@ def _supports_disable_autoload() -> bool:
     return (major, minor) >= (8, 4)
 
 
-def pytest_args(
-    options: RunOptions,
-    workdir: Path,
-    *,
-    json_path: Path | None = None,
-    junit_path: Path | None = None,
-    jobs: int | None = None,
-    verbose: bool = False,
-    progress: bool = True,
-    html_path: Path | None = None,
-    quiet: bool = False,
-    maxfail: int | None = None,
-) -> list[str]:
+def pytest_args(options: RunOptions, workdir: Path, plan: RunPlan) -> list[str]:
     """The hermetic pytest command line for ``options`` (paths must be absolute, or ``-``)."""
     suites = suites_dir()
     args = ["--disable-plugin-autoload"] if _supports_disable_autoload() else []
@@ -133,8 +162,8 @@ def pytest_args(
     for name in OPTIONAL_PLUGINS:
         if _importable(name):
             args += ["-p", name]
-    if jobs:
-        args += ["-p", XDIST_PLUGIN, "-n", str(jobs)]
+    if plan.jobs:
+        args += ["-p", XDIST_PLUGIN, "-n", str(plan.jobs)]
     args += [
         "-p",
         "no:cacheprovider",
@@ -164,20 +193,20 @@ def pytest_args(
     args += [f"--octa-skip={p}" for p in options.skip]
     args += [f"--octa-probe={n}={t}" for n, t in options.probe_options.items()]
     args += [f"--octa-plugin-arg={a}" for a in options.plugin_args]
-    if json_path is not None:
-        args.append(f"--octa-json={json_path}")
-    if junit_path is not None:
-        args.append(f"--octa-junit-xml={junit_path}")
-    if html_path is not None:
-        args.append(f"--octa-html={html_path}")
-    if verbose:
+    if plan.json_path is not None:
+        args.append(f"--octa-json={plan.json_path}")
+    if plan.junit_path is not None:
+        args.append(f"--octa-junit-xml={plan.junit_path}")
+    if plan.html_path is not None:
+        args.append(f"--octa-html={plan.html_path}")
+    if plan.verbose:
         args.append("--octa-verbose")
-    if progress:
+    if plan.progress:
         args.append("--octa-progress")
-    if quiet:
+    if plan.quiet:
         args.append("--octa-quiet")
-    if maxfail:
-        args.append(f"--maxfail={maxfail}")
+    if plan.maxfail:
+        args.append(f"--maxfail={plan.maxfail}")
     args.append(str(suites))
     return args
 
@@ -256,59 +285,27 @@ def _say(text: str) -> None:
 
 
 def run(
-    options: RunOptions,
-    *,
-    json_path: str | os.PathLike[str] | None = None,
-    junit_path: str | os.PathLike[str] | None = None,
-    jobs: int | None = None,
-    verbose: bool = False,
-    progress: bool = True,
-    diagnostics: list[str] | None = None,
-    html_path: str | os.PathLike[str] | None = None,
-    quiet: bool = False,
-    maxfail: int | None = None,
+    options: RunOptions, plan: RunPlan | None = None, *, diagnostics: list[str] | None = None
 ) -> tuple[int, RunReport | None]:
-    """Run the selected checks; return (exit status, report).
+    """Run the selected checks as ``plan`` says (default: no reports, one process); return
+    (exit status, report).
 
     Exit status: 0 verdict pass, 1 verdict fail, 4 verdict incomplete (nothing failed but
     a MUST check did not run), 3 the harness failed (a check errored, pytest could not
     collect or run the suites), 130 interrupted (reports are still written, marked
-    incomplete; whatever the verdict). ``maxfail``: stop after that many failures (the
-    report is then incomplete). Raises ConfigError (exit status 2) for bad report paths
-    (``-`` is stdout; at most one report there) or ``jobs`` without pytest-xdist, or a
-    ``maxfail`` below 1, before anything runs. Harness diagnostics (why the
-    status is 3) are appended to ``diagnostics`` if given, else printed to stderr.
+    incomplete; whatever the verdict). With ``plan.maxfail`` the run stops after that many
+    failures (the report is then incomplete). Harness diagnostics (why the status is 3)
+    are appended to ``diagnostics`` if given, else printed to stderr.
     """
-    jpath = check_report_path(json_path, "JSON report") if json_path else None
-    xpath = check_report_path(junit_path, "JUnit report") if junit_path else None
-    hpath = check_report_path(html_path, "HTML report") if html_path else None
-    check_one_stdout_report(json_path, junit_path, html_path)
-    if maxfail is not None and maxfail < 1:
-        raise ConfigError(f"--maxfail expects a positive number of failures, got {maxfail}")
-    if jobs is not None and jobs < 1:
-        raise ConfigError(f"-j expects a positive number of workers, got {jobs}")
-    if jobs:
-        check_xdist()
-
+    plan = plan or RunPlan()
     workdir = Path(tempfile.mkdtemp(prefix="octa-conform-run-")).resolve()
     watcher = _Watcher()
     status: int | pytest.ExitCode | None = None
     crashed: str | None = None
     try:
         (workdir / "pytest.ini").write_text(INI, encoding="utf-8")
-        args = pytest_args(
-            options,
-            workdir,
-            json_path=jpath,
-            junit_path=xpath,
-            jobs=jobs,
-            verbose=verbose,
-            progress=progress,
-            html_path=hpath,
-            quiet=quiet,
-            maxfail=maxfail,
-        )
-        with signals_interrupt(), _hermetic(workdir, jobs):
+        args = pytest_args(options, workdir, plan)
+        with signals_interrupt(), _hermetic(workdir, plan.jobs):
             try:
                 status = pytest.main(args, plugins=[watcher])
             except KeyboardInterrupt:
@@ -330,10 +327,13 @@ def run(
     if interrupted:
         if report is None:  # the engine did not get to write its reports
             report = _fallback_report(options, complete=False)
-            from octa_conformance.reporting import write_reports
-
             with contextlib.suppress(OSError):
-                write_reports(report, json_path=jpath, junit_path=xpath, html_path=hpath)
+                write_reports(
+                    report,
+                    json_path=plan.json_path,
+                    junit_path=plan.junit_path,
+                    html_path=plan.html_path,
+                )
         report.complete = False
         return EXIT_INTERRUPTED, report
 

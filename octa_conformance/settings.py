@@ -197,6 +197,24 @@ def check_plugin_path(plugin: str | os.PathLike[str]) -> Path:
     return path.absolute()
 
 
+def check_octa_version(version: str) -> str:
+    """``version`` if it is a semver version (what Octa's own version is); else ConfigError."""
+    from octa_conformance.semver import parse_version
+
+    try:
+        parse_version(version)
+    except ValueError as e:
+        raise ConfigError(f"--octa-version {version!r} is not a semver version: {e}") from None
+    return version
+
+
+def check_timeout_scale(scale: object) -> float:
+    """``scale`` as a float if it is a positive number; else ConfigError."""
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
+        raise ConfigError(f"timeout scale must be a positive number, got {scale!r}")
+    return float(scale)
+
+
 def resolve(
     plugin: str | os.PathLike[str],
     *,
@@ -211,8 +229,6 @@ def resolve(
     plugin_args: Sequence[str] = (),
 ) -> RunOptions:
     """Validate options (command line over config file); raise ConfigError on bad input."""
-    from octa_conformance.semver import parse_version
-
     path = check_plugin_path(plugin)
     if config is not None:
         config_path: Path | None = Path(config)
@@ -221,11 +237,9 @@ def resolve(
         config_path, data = find_config(path)
     settings = check_settings(data, str(config_path)) if config_path else {}
 
-    version = octa_version or settings.get("octa-version") or DEFAULT_OCTA_VERSION
-    try:
-        parse_version(str(version))
-    except ValueError as e:
-        raise ConfigError(f"--octa-version {version!r} is not a semver version: {e}") from None
+    version = check_octa_version(
+        str(octa_version or settings.get("octa-version") or DEFAULT_OCTA_VERSION)
+    )
     sel = tuple(select) or tuple(settings.get("select", ()))
     skp = tuple(skip) or tuple(settings.get("skip", ()))
     bad = catalogue.unmatched(sel + skp)
@@ -234,15 +248,15 @@ def resolve(
             f"unknown check id(s) or pattern(s): {', '.join(bad)} (see 'octa-conform list')"
         )
     probe_options = dict(parse_probe_option(p) for p in probes)
-    scale = timeout_scale if timeout_scale is not None else settings.get("timeout-scale", 1.0)
-    if not isinstance(scale, (int, float)) or scale <= 0:
-        raise ConfigError(f"timeout scale must be a positive number, got {scale!r}")
+    scale = check_timeout_scale(
+        timeout_scale if timeout_scale is not None else settings.get("timeout-scale", 1.0)
+    )
     base_path = Path(baseline) if baseline else None
     if base_path is None and settings.get("baseline"):
         base_path = Path(config_path).parent / settings["baseline"]  # type: ignore[arg-type]
     return RunOptions(
         plugin=path,
-        octa_version=str(version),
+        octa_version=version,
         strict=bool(settings.get("strict", False)) if strict is None else strict,
         select=sel,
         skip=skp,
@@ -251,6 +265,6 @@ def resolve(
         config_path=config_path,
         baseline=load_baseline(base_path) if base_path else frozenset(),
         baseline_path=base_path,
-        timeout_scale=float(scale),
+        timeout_scale=scale,
         plugin_args=tuple(plugin_args) or tuple(settings.get("plugin-args", ())),
     )

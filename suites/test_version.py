@@ -2,7 +2,8 @@
 
 A plugin never decides whether it is compatible with Octa: it answers every ``Hello`` with
 its *version requirement*, a Cargo semver requirement on Octa's version, and Octa decides.
-``octa_accepts`` below is that decision, step by step as Octa 0.2.1 takes it:
+``octa_accepts`` (``octa_conformance.compatibility``) is that decision, step by step as Octa
+0.2.1 takes it:
 
 1. the plugin must answer ``Hello`` with ``Hello`` (an ``Error``, another frame or a closed
    connection and the load fails);
@@ -34,6 +35,7 @@ import psutil
 import pytest
 
 from octa_conformance.checking import check, expect, fail
+from octa_conformance.compatibility import octa_accepts
 from octa_conformance.context import CheckContext
 from octa_conformance.host import FakeOcta
 from octa_conformance.protocol import (
@@ -64,22 +66,6 @@ from octa_conformance.wording import describe_processes, describe_reply
 
 # The Octa versions of the published compatibility matrix (the target is added to them).
 MATRIX_VERSIONS = ("0.1.0", "0.2.0", "0.2.1", "0.3.0", "1.0.0")
-
-
-def octa_accepts(requirement: str | None, version: str) -> tuple[bool, str]:
-    """Whether Octa ``version`` loads a plugin whose Hello carried ``requirement``, and why.
-
-    ``requirement`` is None when the plugin gave no (well-formed) Hello response.
-    """
-    if requirement is None:
-        return False, "no Hello response: the plugin fails to load"
-    try:
-        req = parse_requirement(requirement)
-    except ValueError as e:
-        return False, f"the requirement does not parse, Octa 0.2.1 panics ({e})"
-    if not req.matches(version):
-        return False, f"Version mismatch: the plugin requires {requirement!r}, Octa is {version}"
-    return True, f"{requirement!r} matches {version}"
 
 
 # --- helpers ----------------------------------------------------------------------------
