@@ -6,7 +6,7 @@ against it. It is also a worked example of what a good plugin does, and the base
 the deliberately broken "mutant" plugins of the test suite subclass, so every behaviour
 lives in a small method that can be overridden.
 
-Protocol summary (see ``PROTOCOL.md`` in the conformance project):
+Protocol summary (see ``docs/protocol.md`` in the conformance project):
 
 * Octa starts ``octa_plugin_shell.py --socket-path PATH``; the plugin is the socket *server*.
 * Every message is one JSON object on one ``\\n``-terminated UTF-8 line, adjacently tagged:

@@ -1,4 +1,4 @@
-"""The check catalogue (CHECKS.md): every check id, its level, section and purpose.
+"""The check catalogue: every check id, its level, section and purpose.
 
 The ids are a public interface: reports, baselines, ``--select``/``--skip`` and JUnit
 names use them. Add checks freely; never rename or reuse an id.

@@ -1,5 +1,5 @@
 """Whether Octa loads a plugin, judged from the version requirement of its ``Hello``
-(PROTOCOL.md §5), step by step as Octa 0.2.1 decides:
+(docs/protocol.md §5), step by step as Octa 0.2.1 decides:
 
 1. the plugin must answer ``Hello`` with ``Hello`` (an ``Error``, another frame or a closed
    connection and the load fails);

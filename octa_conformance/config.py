@@ -1,6 +1,6 @@
 """One place for every bound the harness uses.
 
-The defaults mirror the real Octa 0.2.1 host (PROTOCOL.md §1 and §4); a slow machine
+The defaults mirror the real Octa 0.2.1 host (docs/protocol.md §1 and §4); a slow machine
 can stretch all of them at once with ``Timeouts().scaled(factor)``.
 """
 

@@ -303,7 +303,7 @@ class CheckContext:
 
         The ``noop`` probe if configured, else an empty string: protocol checks (ids,
         ``Started`` first, one terminal frame...) need no probe, and accept any terminal
-        frame (``ExitStatus`` with any code, or ``Error``) for it (CHECKS.md).
+        frame (``ExitStatus`` with any code, or ``Error``) for it.
         """
         return self.info.probes.render("noop") if self.has_probe("noop") else ""
 

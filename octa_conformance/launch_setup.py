@@ -1,4 +1,4 @@
-"""What a plugin launch prepares before the process starts (PROTOCOL.md §1).
+"""What a plugin launch prepares before the process starts (docs/protocol.md §1).
 
 The plugin file is checked (a clear :class:`LaunchError` instead of an ``exec`` failure),
 its command line and environment are built the way Octa builds them, and its socket gets a

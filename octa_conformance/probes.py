@@ -1,4 +1,4 @@
-"""Probes: command templates that make a plugin do something observable (CHECKS.md).
+"""Probes: command templates that make a plugin do something observable (see `octa-conform list`).
 
 The harness cannot know a plugin's command language, so checks ask for probes by name
 (``echo``, ``fail``, ``sleep``...). The plugin author configures templates; plugins whose
@@ -37,7 +37,7 @@ class ProbeContract:
         return " ".join([self.name, *("{" + p + "}" for p in self.placeholders)])
 
 
-#: Every probe's contract (CHECKS.md, "Probes"), in the order they are listed.
+#: Every probe's contract (shown by `octa-conform list --probes`), in the order they are listed.
 CONTRACTS: dict[str, ProbeContract] = {
     c.name: c
     for c in (

@@ -1,6 +1,6 @@
 """Per-check results and the run's verdict: the one model every report is written from.
 
-The verdict (CHECKS.md, "Verdicts"), over the checks selected for the run (checks left out
+The verdict (docs/ci.md, "Exit status"), over the checks selected for the run (checks left out
 with ``--select``/``--skip``/``skip`` are not in the report at all, so never in the verdict):
 
 * ``fail``: a MUST check failed (with ``strict``, or a SHOULD check), or a check ended in a

@@ -2,7 +2,7 @@
 
 A pure-Python reimplementation of the parts of the Rust ``semver`` crate (1.0.x) that the
 Octa host uses: ``Version::parse``, ``VersionReq::parse`` and ``VersionReq::matches``
-(see PROTOCOL.md §5).  Highlights of the crate's rules reproduced here:
+(see docs/protocol.md §5).  Highlights of the crate's rules reproduced here:
 
 * versions are strict: ``MAJOR.MINOR.PATCH[-PRE][+BUILD]``, no leading ``v``, no
   surrounding whitespace, no leading zeros, every number fits in a u64;

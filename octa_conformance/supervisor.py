@@ -1,4 +1,4 @@
-"""Start, watch and stop one plugin process exactly the way Octa does (PROTOCOL.md §1, §4).
+"""Start, watch and stop one plugin process exactly the way Octa does (docs/protocol.md §1, §4).
 
 A :class:`PluginProcess` launches ``<plugin> --socket-path <path> [args...]`` (``python3 <plugin>
 ...`` for a ``.py`` file) in a new process group with stdin on ``/dev/null``, drains its stdout

@@ -1,4 +1,4 @@
-"""Cancellation (PROTOCOL.md §4.3, §4.4).
+"""Cancellation (docs/protocol.md §4.3, §4.4).
 
 The protocol has **no cancel message**. A running command ends early only when:
 

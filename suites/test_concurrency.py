@@ -1,4 +1,4 @@
-"""Several commands in flight on one connection (PROTOCOL.md §4, stage 2).
+"""Several commands in flight on one connection (docs/protocol.md §4.2).
 
 Octa 0.2.1 itself sends one ``Execute`` at a time, but the protocol and the Octa SDK allow
 many in flight on one connection: the SDK writes ``Started`` at once, in the order the

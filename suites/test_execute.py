@@ -1,4 +1,4 @@
-"""Execution (PROTOCOL.md §2, §3 and §4 stage 2).
+"""Execution (docs/protocol.md §2, §3 and §4.2).
 
 After the handshake the host sends ``Execute{params, args, dir, envs, vars, dry}``. The
 plugin answers **first** with ``Started{id}``, naming the command with an id *it* chooses,

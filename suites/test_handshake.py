@@ -1,4 +1,4 @@
-"""Handshake (PROTOCOL.md §3, §4.1).
+"""Handshake (docs/protocol.md §3, §4.1).
 
 Right after connecting, Octa sends ``Hello`` with its own version and reads the next frame
 as the plugin's answer:
@@ -65,7 +65,7 @@ from octa_conformance.suite_helpers import (
 )
 from octa_conformance.wording import describe_frame, describe_reply
 
-# The task attributes Octa 0.2.1 defines itself (PROTOCOL.md §4.1): a plugin key equal to one
+# The task attributes Octa 0.2.1 defines itself (docs/protocol.md §4.1): a plugin key equal to one
 # of them is never looked up among the task's extra attributes, so the plugin is never used.
 BUILTIN_TASK_ATTRIBUTES = frozenset(
     {

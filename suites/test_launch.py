@@ -1,4 +1,4 @@
-"""Launch (PROTOCOL.md §1).
+"""Launch (docs/protocol.md §1).
 
 Octa starts a plugin as ``<plugin> --socket-path P`` in a new process group and retries
 ``connect(P)`` for 5 s, 100 ms apart. The plugin is the socket *server*: it must listen on

@@ -1,4 +1,4 @@
-"""Robustness (PROTOCOL.md §2, §4.2).
+"""Robustness (docs/protocol.md §2, §4.2).
 
 A plugin serves one long-lived connection for a whole Octa run, so a single bad line must
 never end it. The Octa SDK's behaviour is the model:

@@ -1,4 +1,4 @@
-"""Shutdown (PROTOCOL.md §4.4).
+"""Shutdown (docs/protocol.md §4.4).
 
 When Octa is done with a plugin (or after a failure) it sends ``Shutdown`` and waits up to
 5 s for the next frame, which must be ``Shutdown{message}``. Then it gives the process 1 s to

@@ -1,4 +1,4 @@
-"""Version compatibility (PROTOCOL.md §4.1, §5).
+"""Version compatibility (docs/protocol.md §4.1, §5).
 
 A plugin never decides whether it is compatible with Octa: it answers every ``Hello`` with
 its *version requirement*, a Cargo semver requirement on Octa's version, and Octa decides.

@@ -1,4 +1,4 @@
-"""Unit tests of the frame codec (PROTOCOL.md §2, §3, §6), in the style of h11's tests.
+"""Unit tests of the frame codec (docs/protocol.md §2, §3, §6), in the style of h11's tests.
 
 Round trips for every message and both dialects, the exact wire forms of the spec, one
 test per violation kind the codec reports, and "decoding never raises" on arbitrary bytes.

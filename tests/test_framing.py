@@ -1,4 +1,4 @@
-"""Unit tests of the incremental line framer (PROTOCOL.md §2), in the style of h11's tests.
+"""Unit tests of the incremental line framer (docs/protocol.md §2), in the style of h11's tests.
 
 The central property: however the byte stream is cut into chunks, the framer yields the
 same lines and the same violations, and never holds more than ``max_frame`` bytes.

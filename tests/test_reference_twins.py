@@ -1,6 +1,6 @@
 """Verdicts on plugins nobody here wrote: the reference twins in ``tests/plugins``.
 
-``sdk_twin.py`` reproduces the official Octa 0.2.1 SDK's ``octa_plugin_shell`` (PROTOCOL.md
+``sdk_twin.py`` reproduces the official Octa 0.2.1 SDK's ``octa_plugin_shell`` (docs/protocol.md
 §7), which the real Octa host works with: it must get no MUST failure, so its verdict is PASS,
 and exactly four SHOULD warnings (its known quirks). ``constant_id.py`` behaves like the Octa
 repository's ``plugins/test.py``: every command gets the id ``"test-execution-id"``; with no

@@ -1,4 +1,4 @@
-"""Tests for octa_conformance.semver against the Rust-crate vectors and PROTOCOL.md §5."""
+"""Tests for octa_conformance.semver against the Rust-crate vectors and docs/protocol.md §5."""
 
 from __future__ import annotations
 

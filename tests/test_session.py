@@ -1,4 +1,4 @@
-"""Unit tests of the host-side sans-IO session (PROTOCOL.md §4), in the style of h11's tests."""
+"""Unit tests of the host-side sans-IO session (docs/protocol.md §4), h11-style."""
 
 from __future__ import annotations
 

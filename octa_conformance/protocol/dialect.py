@@ -1,4 +1,4 @@
-"""The two wire dialects of the protocol (PROTOCOL.md §3)."""
+"""The two wire dialects of the protocol (docs/protocol.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Incremental newline framing (PROTOCOL.md §2), sans-IO.
+"""Incremental newline framing (docs/protocol.md §2), sans-IO.
 
 Feed arbitrary byte chunks; get whole lines (without the ``\\n``) and violations back.
 A line longer than ``max_frame`` is reported once and skipped up to its newline, so a

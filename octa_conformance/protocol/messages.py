@@ -1,4 +1,4 @@
-"""Typed messages of the Octa plugin protocol (PROTOCOL.md §3).
+"""Typed messages of the Octa plugin protocol (docs/protocol.md §3).
 
 Commands go from the host (Octa) to the plugin; responses from the plugin to the host.
 The classes carry no wire format: ``codec`` turns them into bytes for a dialect.

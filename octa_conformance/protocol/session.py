@@ -1,4 +1,4 @@
-"""The host side of a plugin session as a sans-IO state machine (PROTOCOL.md §4).
+"""The host side of a plugin session as a sans-IO state machine (docs/protocol.md §4).
 
 Like h11: ``send(command)`` gives the bytes to write, ``receive_data(bytes)`` gives the
 events they produce. Nothing here reads a socket or waits. The session pairs the k-th

@@ -23,7 +23,7 @@ KEEP_LAST = 100  # and the latest of each kind once a flood went past KEEP_FIRST
 class Kind(str, enum.Enum):
     """Every kind of violation the codec and the session can report."""
 
-    # framing and decoding (PROTOCOL.md §2, §3)
+    # framing and decoding (docs/protocol.md §2, §3)
     FRAME_TOO_LONG = "frame-too-long"
     UNTERMINATED_FRAME = "unterminated-frame"
     INVALID_UTF8 = "invalid-utf8"
@@ -35,7 +35,7 @@ class Kind(str, enum.Enum):
     WRONG_DIALECT = "wrong-dialect"
     MISSING_FIELD = "missing-field"
     WRONG_TYPE = "wrong-type"
-    # session (PROTOCOL.md §4)
+    # session (docs/protocol.md §4)
     SENT_BEFORE_HELLO = "sent-before-hello"
     UNSOLICITED = "unsolicited"
     UNEXPECTED_REPLY = "unexpected-reply"
@@ -46,7 +46,7 @@ class Kind(str, enum.Enum):
     FRAME_AFTER_SHUTDOWN = "frame-after-shutdown"
 
 
-# The kinds that mean a line was not a well-formed frame (PROTOCOL.md §2, §3): the byte
+# The kinds that mean a line was not a well-formed frame (docs/protocol.md §2, §3): the byte
 # stream itself is broken (too long, unterminated, not UTF-8, not JSON, frames run together)
 # or the JSON is not a frame Octa can parse (not an object, no or an unknown type, the other
 # dialect, a required field missing or of the wrong type). Octa fails to parse such a line;

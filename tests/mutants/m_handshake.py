@@ -1,4 +1,4 @@
-"""Mutants of the handshake (PROTOCOL.md §3, §4.1) and of version handling (§5).
+"""Mutants of the handshake (docs/protocol.md §3, §4.1) and of version handling (§5).
 
 Each one is the conforming example plugin with one defect a real plugin could have.
 """

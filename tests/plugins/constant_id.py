@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A twin of the Octa repository's own test plugin (``plugins/test.py``), in stdlib Python.
 
-Written from that plugin's observed behaviour (PROTOCOL.md §7 and a reading of the public
+Written from that plugin's observed behaviour (docs/protocol.md §7 and a reading of the public
 file), not copied. It is the "false PASS" witness of the verdict rules: a plugin whose key is
 not ``shell`` (so no built-in probe applies) and whose every ``Execute`` gets the same id.
 

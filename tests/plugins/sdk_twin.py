@@ -6,7 +6,7 @@ It reproduces the SDK's *observable* behaviour (``crates/octa-plugin`` + ``octa_
 plugin that the real Octa host works with. It was written from the facts below, not translated
 from the SDK's code. Started by the harness as ``python3 sdk_twin.py --socket-path P``.
 
-Facts taken from ``PROTOCOL.md`` §4 and §7 (measured on the real binaries):
+Facts taken from ``docs/protocol.md`` §4 and §7 (measured on the real binaries):
 
 * dialect 0.2.1 (adjacently tagged); ``Hello`` is answered with the plugin's own version
   ``{"version": "0.2.1", "features": []}`` whatever the host says; ``Schema`` with key ``shell``;
