@@ -41,6 +41,8 @@ def test_wheel_contains_the_suites_and_the_example(tmp_path: Path) -> None:
     for name in suites:
         assert f"octa_conformance/_suites/{name}" in names
     assert "octa_conformance/_examples/octa_plugin_shell.py" in names
+    for doc in ("protocol.md", "first-plugin.md"):  # the protocol ships with the tool
+        assert f"octa_conformance/_docs/{doc}" in names
     templates = sorted(
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "octa_conformance" / "reporting" / "templates").iterdir()
