@@ -331,12 +331,14 @@ class CheckContext:
         return "\n\n".join(parts)
 
     async def aclose(self) -> None:
+        """Close every host, stop every process (all at once: each waits for its own tree),
+        remove the scratch dirs, and start the next check's spare."""
         for host in self.hosts:
             with contextlib.suppress(Exception):
                 await host.close()
-        for process in self.processes:
-            with contextlib.suppress(Exception):
-                await process.stop()
+        # stop() never raises for a plugin's sake; return_exceptions keeps one failure from
+        # leaving the others running (each finishes synchronously if interrupted)
+        await asyncio.gather(*(p.stop() for p in self.processes), return_exceptions=True)
         for tmp in self._scratch:
             with contextlib.suppress(Exception):
                 tmp.cleanup()
