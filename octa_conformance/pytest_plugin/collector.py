@@ -11,6 +11,7 @@ import pytest
 
 from octa_conformance import interrupts
 from octa_conformance.checking import check_id_of
+from octa_conformance.context import discard_spare
 from octa_conformance.pytest_plugin.stash import REPORT_KEY, RESULT_PROPERTY
 from octa_conformance.results import (
     CheckResult,
@@ -86,6 +87,7 @@ class Collector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        discard_spare()  # idle: SIGKILL at once, no grace period
         kill_all()
         if self.live is not None:
             self.live.finish()

@@ -13,6 +13,7 @@ import pytest
 
 from octa_conformance import catalogue, interrupts
 from octa_conformance.checking import MARKER, check_id_of
+from octa_conformance.context import discard_spare
 from octa_conformance.probes import ConfigError
 from octa_conformance.pytest_plugin.collector import Collector
 from octa_conformance.pytest_plugin.interrupt_guards import unraisable_hook
@@ -86,6 +87,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    discard_spare()  # idle: SIGKILL at once, no grace period
     kill_all()
     interrupts.restore(config.stash.get(SIGNALS_KEY, {}))
     previous = config.stash.get(UNRAISABLE_KEY, None)
