@@ -6,6 +6,7 @@ on its own.
 
 * ``load_example()`` and ``serve()``: for the scripts that are the conforming example
   plugin but for one hook they override;
+* ``first_execute_flood()``: the example plugin, flooding frames after its first ``Started``;
 * ``socket_path()`` and ``unix_socket()``: for the raw ones that do not speak the protocol.
 """
 
@@ -48,3 +49,33 @@ def unix_socket(listen=8) -> socket.socket:
     if listen is not None:
         sock.listen(listen)
     return sock
+
+
+def first_execute_flood(frames: int, word: bytes, stray_id: str | None = None, batch=20_000):
+    """A subclass of the example's ``ShellPlugin`` that answers its first Execute with
+    ``Started``, then ``frames`` Stdout frames (``"<word> <n>"``) for that command's id, or
+    for ``stray_id`` (an id no Started named), then runs the command as the example does.
+    Later Executes are served normally: a flood costs the host seconds of parsing."""
+    example = load_example()
+
+    class FirstExecuteFlood(example.ShellPlugin):
+        flooded = False
+
+        async def on_execute(self, session, payload):
+            if session.stage != example.READY or self.flooded:
+                await super().on_execute(session, payload)
+                return
+            self.flooded = True
+            cmd = example.Command(id=self.make_id(), **payload)
+            session.commands[cmd.id] = cmd
+            await self.send(session, "Started", {"id": cmd.id})
+            ident = (stray_id or cmd.id).encode()
+            head = b'{"type":"Stdout","payload":{"id":"' + ident + b'","line":"' + word + b" "
+            for start in range(0, frames, batch):
+                chunk = b"".join(head + b'%d\\n"}}\n' % i for i in range(start, start + batch))
+                await self.write(session, chunk)
+                if session.closed or session.writer.is_closing():
+                    break
+            cmd.task = example.asyncio.create_task(self.run_command(session, cmd))
+
+    return FirstExecuteFlood
