@@ -269,6 +269,25 @@ class CheckContext:
             self._prepare_spare()  # the plugin under test has started: start the next one
         return host
 
+    async def reconnect(
+        self, process: PluginProcess, *, timeout: float | None = None, label: str = ""
+    ) -> FakeOcta:
+        """A further connection to an already running ``process`` (e.g. after the first one
+        closed), joined to this check's hosts so that its transcript reaches the report.
+
+        ``timeout`` defaults to ``timeouts.exit``: a plugin that still listens accepts at
+        once. Raises :class:`~octa_conformance.errors.LaunchError` if it does not accept.
+        """
+        host = await FakeOcta.connect(
+            process,
+            config=self.config,
+            dialect=self.dialect,
+            timeout=self.timeouts.exit if timeout is None else timeout,
+            label=label or f"connection {len(self.hosts) + 1}",
+        )
+        self.hosts.append(host)
+        return host
+
     async def launch(self, **spawn_kw: Any) -> FakeOcta:
         """A fresh plugin process and a connection to it (no handshake yet)."""
         return await self.connect(self.spawn(**spawn_kw))

@@ -273,14 +273,10 @@ async def test_eof(octa: CheckContext) -> None:
     again: FakeOcta | None = None
     reason = ""
     try:
-        reader, writer = await process.connect(timeout=octa.timeouts.exit)
+        again = await octa.reconnect(process, label="after EOF")
     except LaunchError as e:
         reason = str(e).splitlines()[0]
     else:
-        again = FakeOcta(
-            reader, writer, config=octa.config, dialect=octa.dialect, label="after EOF"
-        )
-        octa.hosts.append(again)
         try:
             await again.handshake()
         except HostError as e:

@@ -93,8 +93,7 @@ async def test_handshake_latency(octa: CheckContext) -> None:
                 assert process is not None
                 if via.startswith("new connections"):
                     with contextlib.suppress(LaunchError):
-                        reader, writer = await process.connect(timeout=octa.timeouts.exit)
-                        current = FakeOcta(reader, writer, config=octa.config, dialect=octa.dialect)
+                        current = await octa.reconnect(process)
                         extra.append(current)
                 if current is None:  # the plugin serves one connection: fresh processes
                     via = "fresh plugin processes (no second connection accepted)"

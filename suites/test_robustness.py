@@ -182,12 +182,10 @@ async def test_second_connection(octa: CheckContext) -> None:
     assert process is not None
     await host.close()
     try:
-        reader, writer = await process.connect(timeout=octa.timeouts.exit)
+        again = await octa.reconnect(process, label="second")
     except LaunchError as e:
         octa.figure(second_connection="no", reason=str(e).splitlines()[0])
         return
-    again = FakeOcta(reader, writer, config=octa.config, dialect=octa.dialect, label="second")
-    octa.hosts.append(again)
     try:
         await again.handshake()
     except HostError as e:
