@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ GOALS = {  # issue 13, seconds
 sys.path.insert(0, str(BENCH))
 
 from fast_plugin import BuildError, build  # noqa: E402
+from run import real_python3  # noqa: E402
 
 
 def loadavg() -> float:
@@ -76,22 +76,10 @@ def environment(
 def real_python3_dir() -> str | None:
     """The directory of the interpreter ``python3`` on PATH really runs, when ``python3`` is a
     launcher (e.g. a pyenv shim) rather than the interpreter itself; else None."""
-    found = shutil.which("python3")
-    if found is None:
+    found, real = real_python3(dict(os.environ))
+    if found is None or not real or Path(found).resolve() == Path(real).resolve():
         return None
-    try:
-        out = subprocess.run(
-            [found, "-c", "import sys; print(sys.executable)"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if not out or Path(found).resolve() == Path(out).resolve():
-        return None
-    return str(Path(out).parent)
+    return str(Path(real).parent)
 
 
 def run_cli(
