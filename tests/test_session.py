@@ -533,7 +533,19 @@ def test_frame_after_terminal(dialect: Dialect, terminal: Response, after: Respo
     (ex,) = s.executions
     assert ex.terminal == terminal
     assert ex.frames == [Started("a"), terminal]
+    assert ex.late_terminals == (1 if isinstance(after, (ExitStatus, ErrorReply)) else 0)
     assert received(events)[0].execution is None
+
+
+def test_late_terminals_are_all_counted_past_the_violation_cap(dialect: Dialect) -> None:
+    """The evidence for execute.one-terminal-frame survives a flood the log does not keep."""
+    s = ready(dialect)
+    start(s, "a")
+    one(feed(s, ExitStatus("a", 0)))
+    n = 3000
+    for i in range(n):
+        feed(s, ExitStatus("a", i) if i % 2 else Stdout("a", "late"))
+    assert s.executions[0].late_terminals == n // 2
 
 
 @pytest.mark.parametrize(

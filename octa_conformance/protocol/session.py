@@ -84,6 +84,7 @@ class Execution:
     terminal: ExitStatus | ErrorReply | None = None
     refused: ErrorReply | None = None  # answered by Error instead of Started
     dropped: int = 0  # output frames not kept (beyond MAX_KEPT_FRAMES)
+    late_terminals: int = 0  # terminal frames for its id after the first (all counted)
     # The first terminal frame for this running execution that could not be decoded: Octa
     # drops it, so (unless a good terminal frame follows) the command never ends for Octa.
     lost: Violation | None = None
@@ -360,6 +361,8 @@ class HostSession:
     def _unknown(self, frame: Response, raw: bytes) -> Violation:
         ident = frame.id  # type: ignore[union-attr]
         if ident in self._by_id:
+            if isinstance(frame, (ExitStatus, ErrorReply)):
+                self._by_id[ident][-1].late_terminals += 1
             return self._violation(
                 Kind.FRAME_AFTER_TERMINAL,
                 f"{frame.TYPE} for id {ident!r} after its terminal frame",
