@@ -11,6 +11,10 @@ import fnmatch
 from dataclasses import dataclass
 
 
+class CatalogueError(Exception):
+    """A check declaration that cannot go into the catalogue."""
+
+
 class Level(str, enum.Enum):
     """MUST fails the verdict; SHOULD warns (fails with ``--strict``); INFO never fails."""
 

@@ -2,7 +2,12 @@
 
 A check is a small pytest test::
 
-    @check("shutdown.acknowledged")
+    @check(
+        "shutdown.acknowledged",
+        "MUST",
+        section="4.4",
+        summary="`Shutdown` on an idle session is answered by `Shutdown{message}` within 5 s",
+    )
     async def test_shutdown_is_acknowledged(octa):
         host = await octa.ready()
         reply = await host.shutdown()
@@ -48,9 +53,26 @@ def expect(condition: object, expected: str, got: str | Callable[[], str], hint:
         fail(expected, got() if callable(got) else got, hint)
 
 
-def check(check_id: str) -> Callable[[F], F]:
-    """Attach a catalogue id (and through it the level) to a test function."""
+def check(
+    check_id: str,
+    level: str,
+    *,
+    section: str,
+    summary: str,
+    probes: tuple[str, ...] = (),
+) -> Callable[[F], F]:
+    """Declare a check: its id, level (``"MUST"``, ``"SHOULD"`` or ``"INFO"``), the
+    ``docs/protocol.md`` section(s) it judges, its one-line ``summary`` (the catalogue's
+    description) and the ``probes`` it needs.
+
+    The catalogue is derived from these declarations; the arguments must be literals.
+    """
     spec = catalogue.get(check_id)
+    declared = catalogue.CheckSpec(check_id, catalogue.Level(level), section, summary, probes)
+    if declared != spec:
+        raise catalogue.CatalogueError(
+            f"@check({check_id!r}, ...) declares {declared}, the catalogue has {spec}"
+        )
 
     def decorate(fn: F) -> F:
         fn = pytest.mark.octa_check(spec.id, level=spec.level.value)(fn)

@@ -120,7 +120,16 @@ async def leftovers(
 # --- checks --------------------------------------------------------------------------
 
 
-@check("cancellation.shutdown-cancels-running")
+@check(
+    "cancellation.shutdown-cancels-running",
+    "MUST",
+    section="4.3, 4.4",
+    probes=("sleep",),
+    summary=(
+        "probe `sleep` (30 s) in flight, then `Shutdown`: every running id gets a terminal frame, "
+        "then `Shutdown` arrives, all within 5 s"
+    ),
+)
 async def test_shutdown_cancels_running(octa: CheckContext) -> None:
     """With commands in flight, ``Shutdown`` gets every running id a terminal frame, then
     ``Shutdown{message}``, all within 5 s.
@@ -181,7 +190,16 @@ async def test_shutdown_cancels_running(octa: CheckContext) -> None:
         )
 
 
-@check("cancellation.no-orphans")
+@check(
+    "cancellation.no-orphans",
+    "MUST",
+    section="4.3",
+    probes=("sleep",),
+    summary=(
+        "after that, no process started for the command is still alive (the harness watches the "
+        "plugin's process tree, including processes that left its process group)"
+    ),
+)
 async def test_no_orphans(octa: CheckContext) -> None:
     """After a ``Shutdown`` that cancelled a running command, no process the command started
     is still alive (once the plugin had its 1 s to exit), wherever it moved in the tree.
@@ -242,21 +260,46 @@ async def _signal_check(octa: CheckContext, sig: signal.Signals) -> None:
     )
 
 
-@check("cancellation.sigint")
+@check(
+    "cancellation.sigint",
+    "SHOULD",
+    section="4.3",
+    probes=("sleep",),
+    summary=(
+        "SIGINT to the plugin with a command in flight: the command gets a terminal frame and the "
+        "process exits within 2 s"
+    ),
+)
 async def test_sigint(octa: CheckContext) -> None:
     """SIGINT to the plugin with a command in flight: the command gets a terminal frame and
     the process exits within 2 s (the SDK's Ctrl-C handler cancels like Shutdown)."""
     await _signal_check(octa, signal.SIGINT)
 
 
-@check("cancellation.sigterm")
+@check(
+    "cancellation.sigterm",
+    "SHOULD",
+    section="4.3",
+    probes=("sleep",),
+    summary="the same with SIGTERM",
+)
 async def test_sigterm(octa: CheckContext) -> None:
     """SIGTERM to the plugin with a command in flight: the command gets a terminal frame and
     the process exits within 2 s."""
     await _signal_check(octa, signal.SIGTERM)
 
 
-@check("cancellation.eof")
+@check(
+    "cancellation.eof",
+    "SHOULD",
+    section="4.3",
+    probes=("sleep",),
+    summary=(
+        "the host closes the connection with a command in flight: the plugin does not crash, "
+        "leaves no orphan once it is shut down, and (if it keeps listening) a new connection can "
+        "handshake again"
+    ),
+)
 async def test_eof(octa: CheckContext) -> None:
     """The host closes the connection with a command in flight: the plugin does not crash,
     leaves no orphan once it is shut down, and, if it keeps listening, a new connection can
@@ -318,7 +361,16 @@ async def test_eof(octa: CheckContext) -> None:
     )
 
 
-@check("cancellation.abandoned-command")
+@check(
+    "cancellation.abandoned-command",
+    "MUST",
+    section="4.3",
+    probes=("echo", "sleep"),
+    summary=(
+        "the host stops reading one command's output (as Octa does on its own Ctrl-C) while "
+        "another runs: the other command still completes normally"
+    ),
+)
 async def test_abandoned_command(octa: CheckContext) -> None:
     """The host stops caring about one command (Octa's own Ctrl-C sends nothing for it) while
     another command runs: the other command still completes normally."""
@@ -343,7 +395,15 @@ async def test_abandoned_command(octa: CheckContext) -> None:
     expect_echoed(result, text, f"ExitStatus{{code: 0}} with stdout {text!r}")
 
 
-@check("cancellation.exit-code")
+@check(
+    "cancellation.exit-code",
+    "SHOULD",
+    section="4.3",
+    probes=("sleep",),
+    summary=(
+        "a command cancelled by `Shutdown` reports a non-zero code (the SDK uses -1) or an `Error`"
+    ),
+)
 async def test_exit_code(octa: CheckContext) -> None:
     """A command cancelled by ``Shutdown`` reports a non-zero ``ExitStatus`` (the SDK uses -1)
     or an ``Error``: a zero would tell Octa the interrupted task succeeded."""

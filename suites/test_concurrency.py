@@ -56,7 +56,12 @@ async def _all_results(
 # --- checks ---------------------------------------------------------------------------
 
 
-@check("concurrency.distinct-ids")
+@check(
+    "concurrency.distinct-ids",
+    "MUST",
+    section="4.2",
+    summary="64 `Execute`s written back to back on one connection get 64 distinct ids",
+)
 async def test_distinct_ids(octa: CheckContext) -> None:
     """64 ``Execute``s written back to back on one connection get 64 distinct ids.
 
@@ -88,7 +93,16 @@ async def test_distinct_ids(octa: CheckContext) -> None:
     )
 
 
-@check("concurrency.started-in-order")
+@check(
+    "concurrency.started-in-order",
+    "MUST",
+    section="4.2",
+    probes=("echo",),
+    summary=(
+        "probe `echo` with a distinct marker per command: the k-th `Started` answers the k-th "
+        "`Execute` (its id's output carries the k-th marker)"
+    ),
+)
 async def test_started_in_order(octa: CheckContext) -> None:
     """The k-th ``Started`` answers the k-th ``Execute``.
 
@@ -116,7 +130,16 @@ async def test_started_in_order(octa: CheckContext) -> None:
         )
 
 
-@check("concurrency.output-attributed")
+@check(
+    "concurrency.output-attributed",
+    "MUST",
+    section="4.2",
+    probes=("echo",),
+    summary=(
+        "with 16 commands printing 200 marked lines each, interleaved: every line arrives under "
+        "the id of the command that printed it, none lost"
+    ),
+)
 async def test_output_attributed(octa: CheckContext) -> None:
     """With 16 commands printing 200 marked lines each, interleaved, every line arrives
     under the id of the command that printed it, and none is lost."""
@@ -156,7 +179,16 @@ async def test_output_attributed(octa: CheckContext) -> None:
     )
 
 
-@check("concurrency.not-serialised")
+@check(
+    "concurrency.not-serialised",
+    "SHOULD",
+    section="4.2",
+    probes=("echo", "sleep"),
+    summary=(
+        "probe `sleep` (2 s) then probe `echo`: the echo finishes before the sleep (commands run "
+        "concurrently)"
+    ),
+)
 async def test_not_serialised(octa: CheckContext) -> None:
     """Probe ``sleep`` (2 s) then probe ``echo``: the echo finishes first.
 
@@ -250,7 +282,15 @@ class _Session:
         expect(not dup, "no Started reusing an id", lambda: str(dup[0]))
 
 
-@check("concurrency.ids-unique-session")
+@check(
+    "concurrency.ids-unique-session",
+    "MUST",
+    section="4.2",
+    summary=(
+        "property test (hypothesis): across a session of many sequential and overlapping commands, "
+        "no id is ever reused"
+    ),
+)
 async def test_ids_unique_session(octa: CheckContext) -> None:
     """Property test: across a session of many sequential and overlapping commands, no id
     is ever reused.

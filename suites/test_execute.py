@@ -207,7 +207,12 @@ def _describe_late(host: FakeOcta, run: Run, late: int) -> str:
 # --- checks ---------------------------------------------------------------------------
 
 
-@check("execute.started-first")
+@check(
+    "execute.started-first",
+    "MUST",
+    section="4.2",
+    summary="every `Execute` is answered first by `Started{id}`, `id` a non-empty string",
+)
 async def test_started_first(octa: CheckContext) -> None:
     """Every ``Execute`` is answered first by ``Started{id}``, ``id`` a non-empty string.
 
@@ -265,7 +270,12 @@ async def test_started_first(octa: CheckContext) -> None:
         await run.result(octa.timeouts.command)
 
 
-@check("execute.one-terminal-frame")
+@check(
+    "execute.one-terminal-frame",
+    "MUST",
+    section="4.2",
+    summary="every started id gets exactly one terminal frame (`ExitStatus` or `Error`)",
+)
 async def test_one_terminal_frame(octa: CheckContext) -> None:
     """Every started id gets exactly one terminal frame (``ExitStatus`` or ``Error``).
 
@@ -338,7 +348,15 @@ async def test_one_terminal_frame(octa: CheckContext) -> None:
         )
 
 
-@check("execute.nothing-after-terminal")
+@check(
+    "execute.nothing-after-terminal",
+    "MUST",
+    section="4.2",
+    summary=(
+        "no frame for an id after its terminal frame; no frame ever for an id that was never "
+        "started"
+    ),
+)
 async def test_nothing_after_terminal(octa: CheckContext) -> None:
     """No frame for an id after its terminal frame; no frame ever for an id never started.
 
@@ -364,7 +382,13 @@ async def test_nothing_after_terminal(octa: CheckContext) -> None:
     )
 
 
-@check("execute.stdout-delivered")
+@check(
+    "execute.stdout-delivered",
+    "MUST",
+    section="4.2",
+    probes=("echo",),
+    summary="probe `echo`: the text arrives in `Stdout` frames of that id, and `ExitStatus` is 0",
+)
 async def test_stdout_delivered(octa: CheckContext) -> None:
     """Probe ``echo``: the text arrives in ``Stdout`` frames of that id, and ExitStatus is 0."""
     text = f"octa-conformance stdout probe {uuid.uuid4().hex[:8]}"
@@ -384,7 +408,13 @@ async def test_stdout_delivered(octa: CheckContext) -> None:
     )
 
 
-@check("execute.stderr-delivered")
+@check(
+    "execute.stderr-delivered",
+    "SHOULD",
+    section="4.2",
+    probes=("stderr",),
+    summary="probe `stderr`: the text arrives in `Stderr` frames",
+)
 async def test_stderr_delivered(octa: CheckContext) -> None:
     """Probe ``stderr``: the text arrives in ``Stderr`` frames of that id."""
     text = f"octa-conformance stderr probe {uuid.uuid4().hex[:8]}"
@@ -399,7 +429,15 @@ async def test_stderr_delivered(octa: CheckContext) -> None:
     )
 
 
-@check("execute.exit-code")
+@check(
+    "execute.exit-code",
+    "MUST",
+    section="4.2",
+    probes=("fail",),
+    summary=(
+        "probe `fail`: `ExitStatus.code` equals the requested non-zero code (tried with 1 and 3)"
+    ),
+)
 async def test_exit_code(octa: CheckContext) -> None:
     """Probe ``fail``: ``ExitStatus.code`` equals the requested non-zero code (1 and 3)."""
     host = await octa.ready()
@@ -413,7 +451,13 @@ async def test_exit_code(octa: CheckContext) -> None:
         )
 
 
-@check("execute.output-order")
+@check(
+    "execute.output-order",
+    "MUST",
+    section="4.2",
+    probes=("lines",),
+    summary="probe `lines`: 2,000 numbered lines arrive complete and in order",
+)
 async def test_output_order(octa: CheckContext) -> None:
     """Probe ``lines``: 2,000 numbered lines arrive complete and in order."""
     count = 2000
@@ -440,7 +484,16 @@ async def test_output_order(octa: CheckContext) -> None:
         )
 
 
-@check("execute.unicode-roundtrip")
+@check(
+    "execute.unicode-roundtrip",
+    "MUST",
+    section="2",
+    probes=("echo",),
+    summary=(
+        "probe `echo` with non-ASCII text, quotes, backslashes and a tab: the text comes back "
+        "unchanged"
+    ),
+)
 async def test_unicode_roundtrip(octa: CheckContext) -> None:
     """Probe ``echo`` with non-ASCII text, quotes, backslashes and a tab: unchanged."""
     text = "héllo wörld — 日本語 ✓ 😀 é \"double\" 'single' back\\slash \\n tab\there"
@@ -458,7 +511,18 @@ async def test_unicode_roundtrip(octa: CheckContext) -> None:
     )
 
 
-@check("execute.large-frame")
+@check(
+    "execute.large-frame",
+    "MUST",
+    section="2",
+    probes=("echo",),
+    summary=(
+        "framing of big frames both ways: a 256 KiB `Execute` frame (the bulk in a `vars` value no "
+        "command looks at) is parsed, i.e. answered by `Started` and one terminal frame, never by "
+        "`parse_error`/`protocol_error`, and the session goes on; and probe `echo` with a 96 KiB "
+        "text (under Linux's 128 KiB limit for one exec argument) arrives intact"
+    ),
+)
 async def test_large_frame(octa: CheckContext) -> None:
     """Big frames both ways, without reaching the operating system's limit for one exec
     argument (128 KiB on Linux, which real Octa has too).
@@ -523,7 +587,15 @@ async def test_large_frame(octa: CheckContext) -> None:
         )
 
 
-@check("execute.long-params")
+@check(
+    "execute.long-params",
+    "INFO",
+    section="2, 7",
+    summary=(
+        "whether a command whose `params` is over 128 KiB runs, or is answered with an `Error` (as "
+        'the SDK\'s `sh -c` does: "Argument list too long")'
+    ),
+)
 async def test_long_params(octa: CheckContext) -> None:
     """Whether a command whose ``params`` is over 128 KiB runs, or is answered by ``Error``.
 
@@ -563,7 +635,16 @@ async def test_long_params(octa: CheckContext) -> None:
     octa.figure(**figures)
 
 
-@check("execute.dry-run")
+@check(
+    "execute.dry-run",
+    "SHOULD",
+    section="4.2",
+    probes=("touch",),
+    summary=(
+        "probe `touch` with `dry: true`: `Started` and `ExitStatus{code:0}` arrive and the file is "
+        "not created; the same without `dry` creates it"
+    ),
+)
 async def test_dry_run(octa: CheckContext) -> None:
     """Probe ``touch`` with ``dry: true``: Started and ExitStatus{0}, and no file.
 
@@ -598,7 +679,13 @@ async def test_dry_run(octa: CheckContext) -> None:
     )
 
 
-@check("execute.dir-honoured")
+@check(
+    "execute.dir-honoured",
+    "SHOULD",
+    section="3",
+    probes=("pwd",),
+    summary="probe `pwd`: output equals the `dir` sent (a fresh temp dir)",
+)
 async def test_dir_honoured(octa: CheckContext) -> None:
     """Probe ``pwd``: the command runs in the ``dir`` sent (a fresh temp dir)."""
     where = octa.scratch() / "work dir"
@@ -613,7 +700,13 @@ async def test_dir_honoured(octa: CheckContext) -> None:
     )
 
 
-@check("execute.envs-honoured")
+@check(
+    "execute.envs-honoured",
+    "SHOULD",
+    section="3",
+    probes=("env",),
+    summary="probe `env`: a variable passed only in `envs` is visible to the command",
+)
 async def test_envs_honoured(octa: CheckContext) -> None:
     """Probe ``env``: a variable passed only in ``envs`` is visible to the command."""
     name = f"OCTA_CONFORM_{uuid.uuid4().hex[:12].upper()}"
@@ -630,7 +723,15 @@ async def test_envs_honoured(octa: CheckContext) -> None:
     )
 
 
-@check("execute.frames-well-formed")
+@check(
+    "execute.frames-well-formed",
+    "MUST",
+    section="2",
+    summary=(
+        "every frame the plugin sent during the suite was one UTF-8 JSON object on one "
+        "`\\n`-terminated line, of a known type, with the required fields and types"
+    ),
+)
 async def test_frames_well_formed(octa: CheckContext) -> None:
     """Every frame is one UTF-8 JSON object on one ``\\n``-terminated line, of a known type,
     with the required fields and types.

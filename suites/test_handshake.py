@@ -235,7 +235,15 @@ async def refused_and_not_run(octa: CheckContext, stage: str, rest: list[str]) -
 # --- checks -----------------------------------------------------------------------------
 
 
-@check("handshake.hello-reply")
+@check(
+    "handshake.hello-reply",
+    "MUST",
+    section="3, 4.1",
+    summary=(
+        "`Hello` is answered with a well-formed `Hello` response of the target dialect (`version` "
+        "string, `features` array of strings)"
+    ),
+)
 async def test_hello_reply(octa: CheckContext) -> None:
     """``Hello`` is answered with a well-formed ``Hello`` response of the target dialect.
 
@@ -284,7 +292,15 @@ async def test_hello_reply(octa: CheckContext) -> None:
     )
 
 
-@check("handshake.requirement-parses")
+@check(
+    "handshake.requirement-parses",
+    "MUST",
+    section="5",
+    summary=(
+        "`Hello.version` parses as a Cargo semver requirement (Octa 0.2.1 panics on one that does "
+        "not)"
+    ),
+)
 async def test_requirement_parses(octa: CheckContext) -> None:
     """``Hello.version`` parses as a Cargo semver requirement (Octa 0.2.1 panics otherwise)."""
     host = await launch_in_plugin_dialect(octa)
@@ -301,7 +317,14 @@ async def test_requirement_parses(octa: CheckContext) -> None:
         )
 
 
-@check("handshake.requirement-matches-target")
+@check(
+    "handshake.requirement-matches-target",
+    "MUST",
+    section="5",
+    summary=(
+        "the requirement matches the target Octa version (default `0.2.1`, option `--octa-version`)"
+    ),
+)
 async def test_requirement_matches_target(octa: CheckContext) -> None:
     """The requirement matches the target Octa version (``--octa-version``, default 0.2.1)."""
     host = await launch_in_plugin_dialect(octa)
@@ -323,7 +346,12 @@ async def test_requirement_matches_target(octa: CheckContext) -> None:
     )
 
 
-@check("handshake.schema-reply")
+@check(
+    "handshake.schema-reply",
+    "MUST",
+    section="3, 4.1",
+    summary="`Schema` is answered with `Schema{key}`, `key` a non-empty string",
+)
 async def test_schema_reply(octa: CheckContext) -> None:
     """``Schema`` is answered with ``Schema{key}``, ``key`` a non-empty string."""
     host = await launch_in_plugin_dialect(octa)
@@ -337,7 +365,15 @@ async def test_schema_reply(octa: CheckContext) -> None:
     )
 
 
-@check("handshake.key-usable")
+@check(
+    "handshake.key-usable",
+    "SHOULD",
+    section="4.1",
+    summary=(
+        "the key is a plain identifier (`[A-Za-z_][A-Za-z0-9_-]*`) and not one of the built-in "
+        "task attributes"
+    ),
+)
 async def test_key_usable(octa: CheckContext) -> None:
     """The key is a plain identifier and not one of Octa's built-in task attributes."""
     host = await launch_in_plugin_dialect(octa)
@@ -361,7 +397,16 @@ async def test_key_usable(octa: CheckContext) -> None:
     )
 
 
-@check("handshake.execute-before-hello-refused")
+@check(
+    "handshake.execute-before-hello-refused",
+    "SHOULD",
+    section="4.1",
+    probes=("touch",),
+    summary=(
+        "an `Execute` sent first is answered with an `Error` frame and is **not** executed "
+        "(side-effect probe: no file appears)"
+    ),
+)
 async def test_execute_before_hello_refused(octa: CheckContext) -> None:
     """An ``Execute`` sent first is answered with ``Error`` and not executed (no file appears).
 
@@ -373,13 +418,27 @@ async def test_execute_before_hello_refused(octa: CheckContext) -> None:
     await refused_and_not_run(octa, "before Hello", ["Hello", "Schema"])
 
 
-@check("handshake.execute-before-schema-refused")
+@check(
+    "handshake.execute-before-schema-refused",
+    "SHOULD",
+    section="4.1",
+    probes=("touch",),
+    summary="after `Hello`, an `Execute` instead of `Schema` gets an `Error` and is not executed",
+)
 async def test_execute_before_schema_refused(octa: CheckContext) -> None:
     """After ``Hello``, an ``Execute`` instead of ``Schema`` gets ``Error`` and is not executed."""
     await refused_and_not_run(octa, "between Hello and Schema", ["Schema"])
 
 
-@check("handshake.repeated-hello-refused")
+@check(
+    "handshake.repeated-hello-refused",
+    "SHOULD",
+    section="4.2",
+    summary=(
+        "a second `Hello` after the handshake gets a newline-terminated `Error` frame, and the "
+        "session still works afterwards"
+    ),
+)
 async def test_repeated_hello_refused(octa: CheckContext) -> None:
     """A second ``Hello`` after the handshake gets a ``\\n``-terminated ``Error``; the session
     still works: a command sent next runs (the echo probe prints its text; without it, the
@@ -474,7 +533,15 @@ async def test_repeated_hello_refused(octa: CheckContext) -> None:
     )
 
 
-@check("handshake.features-tolerated")
+@check(
+    "handshake.features-tolerated",
+    "SHOULD",
+    section="3",
+    summary=(
+        "a host `Hello` with unknown strings in `features` and unknown extra fields is still "
+        "accepted"
+    ),
+)
 async def test_features_tolerated(octa: CheckContext) -> None:
     """A host ``Hello`` with unknown ``features`` and unknown extra fields is still accepted."""
     host = await launch_in_plugin_dialect(octa)

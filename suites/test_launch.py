@@ -14,7 +14,14 @@ from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
 
 
-@check("launch.listens")
+@check(
+    "launch.listens",
+    "MUST",
+    section="1",
+    summary=(
+        "started as `<plugin> --socket-path P`, the plugin accepts a connection on P within 5 s"
+    ),
+)
 async def test_listens(octa: CheckContext) -> None:
     """Started as ``<plugin> --socket-path P``, it accepts a connection on P within 5 s.
 
@@ -30,7 +37,15 @@ async def test_listens(octa: CheckContext) -> None:
     )
 
 
-@check("launch.socket-path-honoured")
+@check(
+    "launch.socket-path-honoured",
+    "MUST",
+    section="1",
+    summary=(
+        "it listens on exactly the path given (tried with two different paths, one containing "
+        "spaces), not a fixed or derived one"
+    ),
+)
 async def test_socket_path_honoured(octa: CheckContext) -> None:
     """It listens on exactly the path it was given, also one containing spaces.
 
@@ -48,7 +63,12 @@ async def test_socket_path_honoured(octa: CheckContext) -> None:
         )
 
 
-@check("launch.quiet-before-hello")
+@check(
+    "launch.quiet-before-hello",
+    "MUST",
+    section="4.1",
+    summary="after the connection opens, the plugin sends nothing until it has received `Hello`",
+)
 async def test_quiet_before_hello(octa: CheckContext) -> None:
     """After the connection opens, the plugin sends nothing until it has received Hello.
 
@@ -75,7 +95,15 @@ async def test_quiet_before_hello(octa: CheckContext) -> None:
     )
 
 
-@check("launch.unknown-flag")
+@check(
+    "launch.unknown-flag",
+    "SHOULD",
+    section="1",
+    summary=(
+        "started with an extra `--log-dir DIR`, it still listens (future Octa versions may pass "
+        "more flags)"
+    ),
+)
 async def test_unknown_flag(octa: CheckContext) -> None:
     """Started with an extra ``--log-dir DIR`` (an SDK flag Octa may pass), it still listens."""
     log_dir = octa.scratch()
@@ -84,7 +112,12 @@ async def test_unknown_flag(octa: CheckContext) -> None:
     await host.handshake()
 
 
-@check("launch.startup-time")
+@check(
+    "launch.startup-time",
+    "INFO",
+    section="1",
+    summary="time from spawn to accepting, median of 3",
+)
 async def test_startup_time(octa: CheckContext) -> None:
     """Time from spawn to accepting a connection, median of 3.
 

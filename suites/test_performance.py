@@ -72,7 +72,12 @@ async def run_many(
     return time.perf_counter() - t0
 
 
-@check("performance.handshake-latency")
+@check(
+    "performance.handshake-latency",
+    "INFO",
+    section="4.2",
+    summary="Hello→Hello and Schema→Schema round trips, median and p99 over 50 sessions' worth",
+)
 async def test_handshake_latency(octa: CheckContext) -> None:
     """``Hello`` → ``Hello`` and ``Schema`` → ``Schema`` round trips over 50 sessions.
 
@@ -119,7 +124,13 @@ async def test_handshake_latency(octa: CheckContext) -> None:
     )
 
 
-@check("performance.execute-latency")
+@check(
+    "performance.execute-latency",
+    "INFO",
+    section="4.2",
+    probes=("echo",),
+    summary="`Execute`→`ExitStatus` for probe `echo`, p50/p99 over 500 sequential commands",
+)
 async def test_execute_latency(octa: CheckContext) -> None:
     """``Execute`` → terminal frame of probe ``echo`` (else the opaque command), over 500
     sequential commands."""
@@ -134,7 +145,13 @@ async def test_execute_latency(octa: CheckContext) -> None:
     octa.figure(command=command, execute=percentiles(samples))
 
 
-@check("performance.throughput")
+@check(
+    "performance.throughput",
+    "INFO",
+    section="4.2",
+    probes=("echo",),
+    summary="commands completed per second with 1, 8 and 64 in flight",
+)
 async def test_throughput(octa: CheckContext) -> None:
     """Commands (probe ``echo``, else the opaque command) completed per second with 1, 8 and
     64 in flight."""
@@ -150,7 +167,13 @@ async def test_throughput(octa: CheckContext) -> None:
     )
 
 
-@check("performance.memory-growth")
+@check(
+    "performance.memory-growth",
+    "INFO",
+    section="4.2",
+    probes=("echo",),
+    summary="the plugin's RSS after 100 and after 2,000 commands (a leak shows as growth)",
+)
 async def test_memory_growth(octa: CheckContext) -> None:
     """The plugin's resident memory after 100 and after 2,000 commands (probe ``echo``, else
     the opaque command; 16 in flight); growth between the two suggests a per-command leak."""

@@ -120,7 +120,15 @@ async def refused_then_still_working(
     await session_still_works(octa, host, what)
 
 
-@check("robustness.malformed-json")
+@check(
+    "robustness.malformed-json",
+    "SHOULD",
+    section="4.2",
+    summary=(
+        "an unparsable line during execution gets an `Error` frame and the session keeps working "
+        "(a following command gets `Started` and one terminal frame; `echo` too, if configured)"
+    ),
+)
 async def test_malformed_json(octa: CheckContext) -> None:
     """An unparsable line during execution gets an ``Error`` frame (the SDK's ``parse_error``)
     and the session keeps working: a following command still runs."""
@@ -134,7 +142,12 @@ async def test_malformed_json(octa: CheckContext) -> None:
     )
 
 
-@check("robustness.unknown-command")
+@check(
+    "robustness.unknown-command",
+    "SHOULD",
+    section="4.2",
+    summary='`{"type":"Bogus"}` gets an `Error` and the session keeps working',
+)
 async def test_unknown_command(octa: CheckContext) -> None:
     """``{"type":"Bogus"}`` gets an ``Error`` and the session keeps working."""
     host = await octa.ready()
@@ -147,7 +160,12 @@ async def test_unknown_command(octa: CheckContext) -> None:
     )
 
 
-@check("robustness.missing-fields")
+@check(
+    "robustness.missing-fields",
+    "SHOULD",
+    section="4.2",
+    summary="an `Execute` without `dir`/`envs` gets an `Error` and the session keeps working",
+)
 async def test_missing_fields(octa: CheckContext) -> None:
     """An ``Execute`` without ``dir`` and ``envs`` gets an ``Error`` (serde rejects a frame
     that lacks a required field) and the session keeps working."""
@@ -172,26 +190,6 @@ async def test_missing_fields(octa: CheckContext) -> None:
         "validate Execute: refuse one that lacks a required field with an Error instead of"
         " guessing a directory and environment",
     )
-
-
-@check("robustness.second-connection")
-async def test_second_connection(octa: CheckContext) -> None:
-    """Whether a second connection, opened after the first one closed, can handshake."""
-    host = await octa.ready()
-    process = host.process
-    assert process is not None
-    await host.close()
-    try:
-        again = await octa.reconnect(process, label="second")
-    except LaunchError as e:
-        octa.figure(second_connection="no", reason=str(e).splitlines()[0])
-        return
-    try:
-        await again.handshake()
-    except HostError as e:
-        octa.figure(second_connection="no", reason=f"connected, but the handshake failed: {e}")
-        return
-    octa.figure(second_connection="yes")
 
 
 # --- property tests: one plugin process shared by all examples ----------------------------
@@ -526,7 +524,16 @@ execute_payloads = st.builds(
 )
 
 
-@check("robustness.fuzz-execute")
+@check(
+    "robustness.fuzz-execute",
+    "MUST",
+    section="2, 4.2",
+    summary=(
+        "hypothesis-generated `Execute` payloads (unicode, empty and huge strings, odd env names, "
+        "nested `vars`, both `dry` values) never kill the plugin or corrupt its framing; the "
+        "session still answers a command afterwards (`echo` too, if configured)"
+    ),
+)
 def test_fuzz_execute(
     request: pytest.FixtureRequest, octa_options: RunOptions, octa_plugin_info: PluginInfo
 ) -> None:
@@ -701,7 +708,15 @@ garbage_lines = st.one_of(
 ).filter(_not_a_command)
 
 
-@check("robustness.fuzz-lines")
+@check(
+    "robustness.fuzz-lines",
+    "SHOULD",
+    section="2",
+    summary=(
+        "hypothesis-generated garbage lines (invalid UTF-8, truncated JSON, wrong types, 1 MiB "
+        "lines) never kill the plugin"
+    ),
+)
 def test_fuzz_lines(
     request: pytest.FixtureRequest, octa_options: RunOptions, octa_plugin_info: PluginInfo
 ) -> None:
@@ -741,3 +756,28 @@ def test_fuzz_lines(
 
         fuzz.hypothesis(garbage_line)
         fuzz.final_check("garbage lines")
+
+
+@check(
+    "robustness.second-connection",
+    "INFO",
+    section="1",
+    summary="whether a second connection after the first one closed can handshake",
+)
+async def test_second_connection(octa: CheckContext) -> None:
+    """Whether a second connection, opened after the first one closed, can handshake."""
+    host = await octa.ready()
+    process = host.process
+    assert process is not None
+    await host.close()
+    try:
+        again = await octa.reconnect(process, label="second")
+    except LaunchError as e:
+        octa.figure(second_connection="no", reason=str(e).splitlines()[0])
+        return
+    try:
+        await again.handshake()
+    except HostError as e:
+        octa.figure(second_connection="no", reason=f"connected, but the handshake failed: {e}")
+        return
+    octa.figure(second_connection="yes")

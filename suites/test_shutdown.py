@@ -118,67 +118,16 @@ async def exit_status_or_skip(octa: CheckContext, process: PluginProcess) -> int
     return rc
 
 
-@check("shutdown.acknowledged")
+@check(
+    "shutdown.acknowledged",
+    "MUST",
+    section="4.4",
+    summary="`Shutdown` on an idle session is answered by `Shutdown{message}` within 5 s",
+)
 async def test_acknowledged(octa: CheckContext) -> None:
     """``Shutdown`` on an idle session is answered by ``Shutdown{message}`` within 5 s."""
     host = await octa.ready()
     await acknowledge(octa, host)
-
-
-@check("shutdown.nothing-after")
-async def test_nothing_after(octa: CheckContext) -> None:
-    """No frame follows the ``Shutdown`` response (Octa has stopped reading)."""
-    host = await octa.ready()
-    mark = host.mark()
-    try:
-        await host.shutdown()
-    except HostError as e:
-        pytest.skip(f"no Shutdown response to look past ({e}; see shutdown.acknowledged)")
-    await nothing_after_reply(octa, host, mark)
-
-
-@check("shutdown.process-exits")
-async def test_process_exits(octa: CheckContext) -> None:
-    """The process exits by itself within 1 s of its ``Shutdown`` response (Octa kills it
-    with SIGKILL after that, which skips any cleanup)."""
-    process = await shut_down(octa)
-    bound = octa.timeouts.exit
-    rc = await process.wait_exit(bound)
-    expect(
-        rc is not None,
-        f"the plugin process exits by itself within {bound:.1f} s of its Shutdown response",
-        f"it was still running after {bound:.1f} s",
-        "after acknowledging Shutdown, stop listening and exit promptly (do not wait for the"
-        " host to close the connection)",
-    )
-
-
-@check("shutdown.exit-status")
-async def test_exit_status(octa: CheckContext) -> None:
-    """After ``Shutdown`` the process exits with status 0."""
-    process = await shut_down(octa)
-    rc = await exit_status_or_skip(octa, process)
-    how = describe_status(rc)
-    expect(
-        rc == 0,
-        "exit status 0 after Shutdown",
-        lambda: how + (f"; its output: {out}" if (out := process.output_excerpt(600)) else ""),
-        "a requested shutdown is a success: return 0 from main",
-    )
-
-
-@check("shutdown.socket-removed")
-async def test_socket_removed(octa: CheckContext) -> None:
-    """After exiting, the plugin has removed its socket file."""
-    process = await shut_down(octa)
-    await exit_status_or_skip(octa, process)
-    path = process.socket_path
-    expect(
-        not os.path.lexists(path),
-        f"no file at the socket path {path} once the plugin has exited",
-        "the socket file is still there",
-        "unlink the socket path when you stop listening (binding does not remove it)",
-    )
 
 
 async def shutdown_early(octa: CheckContext, stage: str, *, hello_first: bool) -> None:
@@ -220,7 +169,16 @@ async def shutdown_early(octa: CheckContext, stage: str, *, hello_first: bool) -
     )
 
 
-@check("shutdown.in-any-stage")
+@check(
+    "shutdown.in-any-stage",
+    "SHOULD",
+    section="4.4, 7",
+    summary=(
+        "`Shutdown` sent before the handshake is complete (right after `Hello`, as Octa does when "
+        "it rejects a version; and as the first command) is answered by `Shutdown{message}` and "
+        "the process exits within 1 s; the SDK answers `Error` and costs Octa 1 s and a SIGKILL"
+    ),
+)
 async def test_in_any_stage(octa: CheckContext) -> None:
     """``Shutdown`` sent before the handshake is complete (right after ``Hello``, as Octa does
     when it rejects a version; and as the very first command) is answered by
@@ -236,6 +194,80 @@ async def test_in_any_stage(octa: CheckContext) -> None:
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+@check(
+    "shutdown.nothing-after",
+    "MUST",
+    section="4.4",
+    summary="no frame after the `Shutdown` response",
+)
+async def test_nothing_after(octa: CheckContext) -> None:
+    """No frame follows the ``Shutdown`` response (Octa has stopped reading)."""
+    host = await octa.ready()
+    mark = host.mark()
+    try:
+        await host.shutdown()
+    except HostError as e:
+        pytest.skip(f"no Shutdown response to look past ({e}; see shutdown.acknowledged)")
+    await nothing_after_reply(octa, host, mark)
+
+
+@check(
+    "shutdown.process-exits",
+    "SHOULD",
+    section="4.4",
+    summary=(
+        "the process exits by itself within 1 s of its `Shutdown` response (Octa kills it after "
+        "that)"
+    ),
+)
+async def test_process_exits(octa: CheckContext) -> None:
+    """The process exits by itself within 1 s of its ``Shutdown`` response (Octa kills it
+    with SIGKILL after that, which skips any cleanup)."""
+    process = await shut_down(octa)
+    bound = octa.timeouts.exit
+    rc = await process.wait_exit(bound)
+    expect(
+        rc is not None,
+        f"the plugin process exits by itself within {bound:.1f} s of its Shutdown response",
+        f"it was still running after {bound:.1f} s",
+        "after acknowledging Shutdown, stop listening and exit promptly (do not wait for the"
+        " host to close the connection)",
+    )
+
+
+@check("shutdown.exit-status", "SHOULD", section="4.4", summary="it exits with status 0")
+async def test_exit_status(octa: CheckContext) -> None:
+    """After ``Shutdown`` the process exits with status 0."""
+    process = await shut_down(octa)
+    rc = await exit_status_or_skip(octa, process)
+    how = describe_status(rc)
+    expect(
+        rc == 0,
+        "exit status 0 after Shutdown",
+        lambda: how + (f"; its output: {out}" if (out := process.output_excerpt(600)) else ""),
+        "a requested shutdown is a success: return 0 from main",
+    )
+
+
+@check(
+    "shutdown.socket-removed",
+    "SHOULD",
+    section="4.4",
+    summary="the socket file is gone after exit",
+)
+async def test_socket_removed(octa: CheckContext) -> None:
+    """After exiting, the plugin has removed its socket file."""
+    process = await shut_down(octa)
+    await exit_status_or_skip(octa, process)
+    path = process.socket_path
+    expect(
+        not os.path.lexists(path),
+        f"no file at the socket path {path} once the plugin has exited",
+        "the socket file is still there",
+        "unlink the socket path when you stop listening (binding does not remove it)",
+    )
 
 
 async def complete_work(octa: CheckContext, host: FakeOcta, n: int) -> None:
@@ -264,7 +296,12 @@ async def complete_work(octa: CheckContext, host: FakeOcta, n: int) -> None:
         )
 
 
-@check("shutdown.after-work")
+@check(
+    "shutdown.after-work",
+    "MUST",
+    section="4.4",
+    summary="`Shutdown` after several completed commands behaves like the idle case",
+)
 async def test_after_work(octa: CheckContext) -> None:
     """``Shutdown`` after several completed commands behaves like the idle case:
     acknowledged within 5 s, and nothing after the acknowledgement.

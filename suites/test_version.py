@@ -252,7 +252,20 @@ async def offer_compatible(octa: CheckContext, declared: str, version: str) -> N
 # --- checks -----------------------------------------------------------------------------
 
 
-@check("version.incompatible-host-rejected")
+@check(
+    "version.incompatible-host-rejected",
+    "MUST",
+    section="4.1, 5, 7",
+    summary=(
+        "the harness offers host versions outside the plugin's requirement (derived from it: just "
+        "below, just above, next major); for each, the fake host rejects the plugin exactly as "
+        "Octa does (its `Shutdown` right after the plugin's `Hello`), no `Execute` is possible, "
+        "and the plugin process ends, by itself or killed by the host after Octa's 1 s, leaving no "
+        "process of its tree and without crashing on the unfamiliar version. **Answering that "
+        "`Shutdown` with an `Error` passes this check** (the SDK does; §7): it is judged by "
+        "`shutdown.in-any-stage`"
+    ),
+)
 async def test_incompatible_host_rejected(octa: CheckContext) -> None:
     """Host versions outside the requirement (just below, just above, next major) are
     rejected as Octa rejects them (``Shutdown`` right after the plugin's ``Hello``, no
@@ -273,7 +286,12 @@ async def test_incompatible_host_rejected(octa: CheckContext) -> None:
     await run_all([offer_incompatible(octa, declared, v) for v in versions])
 
 
-@check("version.compatible-host-accepted")
+@check(
+    "version.compatible-host-accepted",
+    "MUST",
+    section="5",
+    summary="versions inside the requirement (lowest matching, target) are accepted",
+)
 async def test_compatible_host_accepted(octa: CheckContext) -> None:
     """Versions inside the requirement (the lowest matching ones and the target) are accepted:
     the handshake works and a command runs (echo probe, if configured)."""
@@ -289,7 +307,15 @@ async def test_compatible_host_accepted(octa: CheckContext) -> None:
     await run_all([offer_compatible(octa, declared, v) for v in versions])
 
 
-@check("version.no-wildcard")
+@check(
+    "version.no-wildcard",
+    "SHOULD",
+    section="5",
+    summary=(
+        "the requirement is not `*` or unbounded above (it would claim compatibility with every "
+        "future Octa major)"
+    ),
+)
 async def test_no_wildcard(octa: CheckContext) -> None:
     """The requirement is not ``*`` nor unbounded above."""
     declared, req = usable_requirement(octa)
@@ -308,7 +334,15 @@ async def test_no_wildcard(octa: CheckContext) -> None:
         )
 
 
-@check("version.matrix")
+@check(
+    "version.matrix",
+    "INFO",
+    section="5",
+    summary=(
+        "the verdict for each Octa version in a published list (0.1.0, 0.2.0, 0.2.1, 0.3.0, 1.0.0 "
+        "and the target)"
+    ),
+)
 async def test_matrix(octa: CheckContext) -> None:
     """The verdict for each Octa version of the published list and the target."""
     requirement = octa.info.requirement
@@ -321,7 +355,15 @@ async def test_matrix(octa: CheckContext) -> None:
     )
 
 
-@check("version.dialect")
+@check(
+    "version.dialect",
+    "INFO",
+    section="3",
+    summary=(
+        "which dialect the plugin's responses use (`0.2.0` internally tagged, `0.2.1` adjacently "
+        "tagged); a mismatch with the target dialect fails `handshake.hello-reply`"
+    ),
+)
 async def test_dialect(octa: CheckContext) -> None:
     """Which dialect the plugin's responses use, and whether it is the target's."""
     seen = octa.info.dialect
