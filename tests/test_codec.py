@@ -39,9 +39,18 @@ from octa_conformance.protocol import (
     encode_response,
     parse_object,
 )
-from octa_conformance.protocol.codec import I32_MAX, I32_MIN, named_id, response_from_object
+from octa_conformance.protocol.codec import named_id, response_from_object
+from octa_conformance.protocol.fields import (
+    EXECUTE_FIELDS,
+    HELLO_FIELDS,
+    I32_MAX,
+    I32_MIN,
+    RESPONSE_FIELDS,
+    Field,
+)
 from octa_conformance.protocol.messages import COMMAND_TYPES, RESPONSE_TYPES
 from octa_conformance.protocol.violations import KEEP_LIMIT, QUOTE_LIMIT, quote
+from octa_conformance.protocol_strategies import messages, wrong_values
 
 V20 = Dialect.V0_2_0
 V21 = Dialect.V0_2_1
@@ -55,8 +64,6 @@ FAST = settings(max_examples=150, derandomize=True, deadline=None)
 # that JSON must escape or that break line framing deliberately over-represented.
 tricky_chars = st.sampled_from(['"', "\\", "\n", "\r", "\t", "\x00", "\x1f", "\u2028", "/", "{"])
 text = st.text(st.one_of(st.characters(exclude_categories=("Cs",)), tricky_chars), max_size=20)
-i32 = st.integers(I32_MIN, I32_MAX)
-str_tuple = st.lists(text, max_size=4).map(tuple)
 json_values: st.SearchStrategy[Any] = st.recursive(
     st.none()
     | st.booleans()
@@ -67,16 +74,9 @@ json_values: st.SearchStrategy[Any] = st.recursive(
     max_leaves=12,
 )
 
-hello_commands = st.builds(HelloCommand, version=text, features=str_tuple)
-execute_commands = st.builds(
-    ExecuteCommand,
-    params=text,
-    args=str_tuple,
-    dir=text,
-    envs=st.dictionaries(text, text, max_size=4),
-    vars=st.dictionaries(text, json_values, max_size=4),
-    dry=st.booleans(),
-)
+# Messages are generated from the field tables the codec validates with (protocol/fields.py)
+hello_commands = messages(HelloCommand, HELLO_FIELDS, text=text, json_values=json_values)
+execute_commands = messages(ExecuteCommand, EXECUTE_FIELDS, text=text, json_values=json_values)
 commands: st.SearchStrategy[Command] = st.one_of(
     hello_commands,
     st.just(SchemaCommand()),
@@ -84,14 +84,10 @@ commands: st.SearchStrategy[Command] = st.one_of(
     st.just(ShutdownCommand()),
 )
 responses: st.SearchStrategy[Response] = st.one_of(
-    st.builds(HelloReply, version=text, features=str_tuple),
-    st.builds(SchemaReply, key=text),
-    st.builds(Started, id=text),
-    st.builds(Stdout, id=text, line=text),
-    st.builds(Stderr, id=text, line=text),
-    st.builds(ExitStatus, id=text, code=i32),
-    st.builds(ErrorReply, id=text, message=text),
-    st.builds(ShutdownReply, message=text),
+    *(
+        messages(cls, RESPONSE_FIELDS[name], text=text, json_values=json_values)
+        for name, cls in RESPONSE_TYPES.items()
+    )
 )
 dialects = st.sampled_from(DIALECTS)
 
@@ -690,18 +686,29 @@ def test_missing_payload_in_0_2_1(name: str) -> None:
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_missing_field_in_commands(dialect: Dialect) -> None:
+def test_execute_payload_has_the_fields_of_the_table(dialect: Dialect) -> None:
+    """The encoder writes exactly the table's fields, by their wire names in ``dialect``."""
     full = json.loads(encode_command(ExecuteCommand("p"), dialect))
-    for name in list(full["payload"]):
-        obj = json.loads(json.dumps(full))
-        del obj["payload"][name]
-        line = json.dumps(obj).encode()
-        assert_violation(
-            decode_command(line, dialect),
-            Kind.MISSING_FIELD,
-            line,
-            f"Execute lacks the required field '{name}'",
-        )
+    assert list(full["payload"]) == [f.wire_name(dialect) for f in EXECUTE_FIELDS]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("field", [f for f in EXECUTE_FIELDS if f.required], ids=lambda f: f.name)
+def test_missing_field_in_execute(field: Field, dialect: Dialect) -> None:
+    obj = json.loads(encode_command(ExecuteCommand("p"), dialect))
+    name = field.wire_name(dialect)
+    del obj["payload"][name]
+    line = json.dumps(obj).encode()
+    assert_violation(
+        decode_command(line, dialect),
+        Kind.MISSING_FIELD,
+        line,
+        f"Execute lacks the required field '{name}'",
+    )
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_missing_field_in_commands(dialect: Dialect) -> None:
     line = b'{"type":"Hello","payload":{"features":[]}}'
     assert_violation(decode_command(line, dialect), Kind.MISSING_FIELD, line, "'version'")
     line = b'{"type":"Execute"}'
@@ -786,26 +793,22 @@ def test_wrong_type_message_truncates_the_value() -> None:
     assert len(got.message) < 200
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize(
-    ("field", "value", "needle"),
+    ("field", "value"),
     [
-        ("params", 1, "Execute.params"),
-        ("args", "a", "Execute.args"),
-        ("args", [1], "Execute.args"),
-        ("dir", None, "Execute.dir"),
-        ("envs", [], "Execute.envs"),
-        ("envs", {"A": 1}, "Execute.envs"),
-        ("vars", [], "Execute.vars"),
-        ("vars", "x", "Execute.vars"),
-        ("dry", 0, "Execute.dry"),
-        ("dry", "false", "Execute.dry"),
+        pytest.param(f, v, id=f"{f.name}={json.dumps(v)}")
+        for f in EXECUTE_FIELDS
+        for v in wrong_values(f.json_type)
     ],
 )
-def test_wrong_type_in_execute(field: str, value: Any, needle: str) -> None:
-    obj = json.loads(encode_command(ExecuteCommand("p")))
-    obj["payload"][field] = value
+def test_wrong_type_in_execute(field: Field, value: Any, dialect: Dialect) -> None:
+    obj = json.loads(encode_command(ExecuteCommand("p"), dialect))
+    name = field.wire_name(dialect)
+    obj["payload"][name] = value
     line = json.dumps(obj).encode()
-    assert_violation(decode_command(line), Kind.WRONG_TYPE, line, needle)
+    got = assert_violation(decode_command(line, dialect), Kind.WRONG_TYPE, line, f"Execute.{name}")
+    assert f"must be {field.json_type.value}" in got.message
 
 
 def test_wrong_type_in_hello_command() -> None:
@@ -829,10 +832,16 @@ def test_violation_quotes_are_truncated() -> None:
 
 response_names = st.sampled_from([*RESPONSE_TYPES, *COMMAND_TYPES, "Start", "stdout", ""])
 field_names = st.sampled_from(
-    [
-        *("id", "line", "code", "message", "key", "version", "features", "payload", "type"),
-        *("params", "command", "args", "dir", "envs", "vars", "dry"),
-    ]
+    sorted(
+        {"payload", "type"}
+        | {
+            f.wire_name(d)
+            for table in (RESPONSE_FIELDS, {"Execute": EXECUTE_FIELDS})
+            for fields in table.values()
+            for f in fields
+            for d in DIALECTS
+        }
+    )
 )
 fuzz_values = st.one_of(json_values, st.integers(), st.lists(st.integers(), max_size=3))
 fuzz_objects = st.recursive(

@@ -13,12 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 from octa_conformance.protocol.dialect import Dialect
+from octa_conformance.protocol.fields import (
+    COMMAND_FIELDS,
+    RESPONSE_FIELDS,
+    Field,
+)
 from octa_conformance.protocol.messages import (
     COMMAND_TYPES,
     DOCS_SPELLINGS,
     RESPONSE_TYPES,
     Command,
-    ExecuteCommand,
     HelloCommand,
     Response,
 )
@@ -47,81 +51,55 @@ _raw_decoder = _decoder
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
-I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+# The codec's view of the field tables (fields.py): per frame type and dialect, what it
+# walks for each frame: (wire name, type predicate, type phrase, attribute, array, required).
+_Spec = tuple[str, Callable[[Any], bool], str, str, bool, bool]
 
 
-def _is_str(v: Any) -> bool:
-    return type(v) is str
-
-
-def _is_i32(v: Any) -> bool:
-    return type(v) is int and I32_MIN <= v <= I32_MAX
-
-
-def _is_bool(v: Any) -> bool:
-    return type(v) is bool
-
-
-def _is_str_list(v: Any) -> bool:
-    return type(v) is list and all(type(x) is str for x in v)
-
-
-def _is_str_map(v: Any) -> bool:
-    return type(v) is dict and all(type(x) is str for x in v.values())
-
-
-def _is_object(v: Any) -> bool:
-    return type(v) is dict
-
-
-Check = tuple[str, Callable[[Any], bool], str]
-_STR: Callable[[str], Check] = lambda n: (n, _is_str, "a string")  # noqa: E731
-
-RESPONSE_FIELDS: dict[str, tuple[Check, ...]] = {
-    "Hello": (_STR("version"), ("features", _is_str_list, "an array of strings")),
-    "Schema": (_STR("key"),),
-    "Started": (_STR("id"),),
-    "Stdout": (_STR("id"), _STR("line")),
-    "Stderr": (_STR("id"), _STR("line")),
-    "ExitStatus": (_STR("id"), ("code", _is_i32, "a 32-bit signed integer")),
-    "Error": (_STR("id"), _STR("message")),
-    "Shutdown": (_STR("message"),),
-}
-
-
-def _execute_fields(dialect: Dialect) -> tuple[Check, ...]:
-    return (
-        _STR(dialect.execute_field),
-        ("args", _is_str_list, "an array of strings"),
-        _STR("dir"),
-        ("envs", _is_str_map, "an object of strings"),
-        ("vars", _is_object, "an object"),
-        ("dry", _is_bool, "a boolean"),
+def _specs(fields: tuple[Field, ...], dialect: Dialect) -> tuple[_Spec, ...]:
+    return tuple(
+        (
+            f.wire_name(dialect),
+            f.json_type.predicate,
+            f.json_type.value,
+            f.name,
+            f.json_type.is_array,
+            f.required,
+        )
+        for f in fields
     )
+
+
+_COMMAND_SPECS = {
+    (name, d): _specs(fields, d) for name, fields in COMMAND_FIELDS.items() for d in Dialect
+}
+_RESPONSE_SPECS = {
+    (name, d): _specs(fields, d) for name, fields in RESPONSE_FIELDS.items() for d in Dialect
+}
 
 
 # --- encoding ---------------------------------------------------------------------
 
 
+def _payload(msg: Command | Response, specs: tuple[_Spec, ...]) -> dict[str, Any]:
+    """A message's fields as JSON values, by their wire names (arrays as lists, objects
+    copied)."""
+    out = {}
+    for wire, _, _, attr, array, _ in specs:
+        value = getattr(msg, attr)
+        out[wire] = list(value) if array else dict(value) if type(value) is dict else value
+    return out
+
+
 def command_to_json(cmd: Command, dialect: Dialect = Dialect.V0_2_1) -> dict[str, Any]:
     """The JSON object for a host command (adjacently tagged in both dialects)."""
+    specs = _COMMAND_SPECS[cmd.TYPE, dialect]
+    if not specs:
+        return {"type": cmd.TYPE}
+    payload = _payload(cmd, specs)
     if isinstance(cmd, HelloCommand):
-        payload: dict[str, Any] = {"version": cmd.version, "features": list(cmd.features)}
         payload.update(cmd.extra)
-        return {"type": "Hello", "payload": payload}
-    if isinstance(cmd, ExecuteCommand):
-        return {
-            "type": "Execute",
-            "payload": {
-                dialect.execute_field: cmd.params,
-                "args": list(cmd.args),
-                "dir": cmd.dir,
-                "envs": dict(cmd.envs),
-                "vars": dict(cmd.vars),
-                "dry": cmd.dry,
-            },
-        }
-    return {"type": cmd.TYPE}
+    return {"type": cmd.TYPE, "payload": payload}
 
 
 def encode_command(cmd: Command, dialect: Dialect = Dialect.V0_2_1) -> bytes:
@@ -131,10 +109,7 @@ def encode_command(cmd: Command, dialect: Dialect = Dialect.V0_2_1) -> bytes:
 
 def response_to_json(resp: Response, dialect: Dialect = Dialect.V0_2_1) -> dict[str, Any]:
     """The JSON object for a plugin response in ``dialect``."""
-    fields = {}
-    for name, _, _ in RESPONSE_FIELDS[resp.TYPE]:
-        value = getattr(resp, name)
-        fields[name] = list(value) if isinstance(value, tuple) else value
+    fields = _payload(resp, _RESPONSE_SPECS[resp.TYPE, dialect])
     if dialect.adjacent:
         return {"type": resp.TYPE, "payload": fields}
     return {"type": resp.TYPE, **fields}
@@ -229,15 +204,15 @@ def detect_dialect(obj: dict[str, Any]) -> Dialect | None:
 def _fields(
     obj: dict[str, Any],
     type_name: str,
-    checks: tuple[Check, ...],
+    specs: tuple[_Spec, ...],
     adjacent: bool,
     line: bytes,
 ) -> dict[str, Any] | Violation:
-    """Pick and validate the fields of a variant from ``obj``."""
+    """Pick and validate the fields of a variant from ``obj``, by attribute name."""
     if adjacent:
         src = obj.get("payload")
         if src is None:
-            if any(name in obj for name, _, _ in checks):
+            if any(spec[0] in obj for spec in specs):
                 return Violation.of(
                     Kind.WRONG_DIALECT,
                     f"{type_name} has its fields beside 'type' (dialect 0.2.0, internally"
@@ -250,8 +225,10 @@ def _fields(
     else:
         src = obj
     out = {}
-    for name, ok, what in checks:
+    for name, ok, what, attr, _, required in specs:
         if name not in src:
+            if not required:
+                continue
             payload = obj.get("payload")
             if not adjacent and type(payload) is dict and name in payload:
                 return Violation.of(
@@ -270,7 +247,7 @@ def _fields(
                 f"{type_name}.{name} must be {what}, got {_dumps(value)[:60]}",
                 line,
             )
-        out[name] = tuple(value) if type(value) is list else value
+        out[attr] = tuple(value) if type(value) is list else value
     return out
 
 
@@ -319,7 +296,7 @@ def response_from_object(
     if type(name) is not str:
         return name  # type: ignore[return-value]
     adjacent = dialect is Dialect.V0_2_1  # == dialect.adjacent, without the property call
-    fields = _fields(obj, name, RESPONSE_FIELDS[name], adjacent, line)
+    fields = _fields(obj, name, _RESPONSE_SPECS[name, dialect], adjacent, line)
     if type(fields) is not dict:
         return fields  # type: ignore[return-value]
     return RESPONSE_TYPES[name](**fields)
@@ -333,16 +310,13 @@ def decode_command(line: bytes, dialect: Dialect = Dialect.V0_2_1) -> Command | 
     name = _type_of(obj, COMMAND_TYPES, line)
     if type(name) is not str:
         return name  # type: ignore[return-value]
+    specs = _COMMAND_SPECS[name, dialect]
+    if not specs:  # Schema, Shutdown: whatever else the frame holds is ignored
+        return COMMAND_TYPES[name]()  # type: ignore[no-any-return]
+    fields = _fields(obj, name, specs, True, line)
+    if type(fields) is not dict:
+        return fields  # type: ignore[return-value]
     if name == "Hello":
-        fields = _fields(obj, name, RESPONSE_FIELDS["Hello"], True, line)
-        if type(fields) is not dict:
-            return fields  # type: ignore[return-value]
-        extra = {k: v for k, v in obj["payload"].items() if k not in ("version", "features")}
-        return HelloCommand(fields["version"], fields["features"], extra)
-    if name == "Execute":
-        fields = _fields(obj, name, _execute_fields(dialect), True, line)
-        if type(fields) is not dict:
-            return fields  # type: ignore[return-value]
-        fields["params"] = fields.pop(dialect.execute_field)
-        return ExecuteCommand(**fields)
-    return COMMAND_TYPES[name]()
+        known = {spec[0] for spec in specs}
+        fields["extra"] = {k: v for k, v in obj["payload"].items() if k not in known}
+    return COMMAND_TYPES[name](**fields)  # type: ignore[no-any-return]
