@@ -1,4 +1,11 @@
-"""The check catalogue: every check id, its level, section and purpose.
+"""The check catalogue: every check id, its level, section, description and probes.
+
+There is no table to keep in step: each check declares its entry where it is written, in the
+suites (``@check("area.slug", "MUST", section=..., summary=..., probes=...)``), and the
+catalogue is derived from those declarations by reading the suite files (``ast``; nothing is
+imported or run), area by area in the order of :data:`AREAS` and, within an area's file
+``test_<area>.py``, in source order: the order every report lists the checks in. At runtime
+``@check`` verifies its arguments against the derived entry, so the two cannot differ.
 
 The ids are a public interface: reports, baselines, ``--select``/``--skip`` and JUnit
 names use them. Add checks freely; never rename or reuse an id.
@@ -6,9 +13,14 @@ names use them. Add checks freely; never rename or reuse an id.
 
 from __future__ import annotations
 
+import ast
 import enum
 import fnmatch
+import functools
+import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 
 class CatalogueError(Exception):
@@ -38,423 +50,232 @@ class CheckSpec:
         return self.id.split(".", 1)[0]
 
 
-def _spec(id: str, level: str, section: str, description: str, probes: str = "") -> CheckSpec:
-    return CheckSpec(id, Level(level), section, description, tuple(probes.split()))
+AREAS: tuple[str, ...] = (
+    "launch",
+    "handshake",
+    "version",
+    "execute",
+    "concurrency",
+    "cancellation",
+    "shutdown",
+    "robustness",
+    "performance",
+)
+"""The areas in report order; area ``a``'s checks are declared in ``test_<a>.py``."""
+
+CHECKS: dict[str, CheckSpec]
+"""Every check by id, in report order (derived from the suites on first use)."""
+
+ID_PATTERN = re.compile(r"[a-z]+\.[a-z0-9]+(?:-[a-z0-9]+)*")
+_PARAMETERS = ("check_id", "level", "section", "summary", "probes")
+_REQUIRED = ("check_id", "level", "section", "summary")
 
 
-CHECKS: dict[str, CheckSpec] = {
-    s.id: s
-    for s in (
-        _spec(
-            "launch.listens",
-            "MUST",
-            "1",
-            "started as `<plugin> --socket-path P`, the plugin accepts a connection on P within 5 s",
-        ),
-        _spec(
-            "launch.socket-path-honoured",
-            "MUST",
-            "1",
-            "it listens on exactly the path given (tried with two different paths, one containing spaces), not a fixed or derived one",
-        ),
-        _spec(
-            "launch.quiet-before-hello",
-            "MUST",
-            "4.1",
-            "after the connection opens, the plugin sends nothing until it has received `Hello`",
-        ),
-        _spec(
-            "launch.unknown-flag",
-            "SHOULD",
-            "1",
-            "started with an extra `--log-dir DIR`, it still listens (future Octa versions may pass more flags)",
-        ),
-        _spec(
-            "launch.startup-time",
-            "INFO",
-            "1",
-            "time from spawn to accepting, median of 3",
-        ),
-        _spec(
-            "handshake.hello-reply",
-            "MUST",
-            "3, 4.1",
-            "`Hello` is answered with a well-formed `Hello` response of the target dialect (`version` string, `features` array of strings)",
-        ),
-        _spec(
-            "handshake.requirement-parses",
-            "MUST",
-            "5",
-            "`Hello.version` parses as a Cargo semver requirement (Octa 0.2.1 panics on one that does not)",
-        ),
-        _spec(
-            "handshake.requirement-matches-target",
-            "MUST",
-            "5",
-            "the requirement matches the target Octa version (default `0.2.1`, option `--octa-version`)",
-        ),
-        _spec(
-            "handshake.schema-reply",
-            "MUST",
-            "3, 4.1",
-            "`Schema` is answered with `Schema{key}`, `key` a non-empty string",
-        ),
-        _spec(
-            "handshake.key-usable",
-            "SHOULD",
-            "4.1",
-            "the key is a plain identifier (`[A-Za-z_][A-Za-z0-9_-]*`) and not one of the built-in task attributes",
-        ),
-        _spec(
-            "handshake.execute-before-hello-refused",
-            "SHOULD",
-            "4.1",
-            "an `Execute` sent first is answered with an `Error` frame and is **not** executed (side-effect probe: no file appears)",
-            "touch",
-        ),
-        _spec(
-            "handshake.execute-before-schema-refused",
-            "SHOULD",
-            "4.1",
-            "after `Hello`, an `Execute` instead of `Schema` gets an `Error` and is not executed",
-            "touch",
-        ),
-        _spec(
-            "handshake.repeated-hello-refused",
-            "SHOULD",
-            "4.2",
-            "a second `Hello` after the handshake gets a newline-terminated `Error` frame, and the session still works afterwards",
-        ),
-        _spec(
-            "handshake.features-tolerated",
-            "SHOULD",
-            "3",
-            "a host `Hello` with unknown strings in `features` and unknown extra fields is still accepted",
-        ),
-        _spec(
-            "version.incompatible-host-rejected",
-            "MUST",
-            "4.1, 5, 7",
-            "the harness offers host versions outside the plugin's requirement (derived from it: just below, just above, next major); for each, the fake host rejects the plugin exactly as Octa does (its `Shutdown` right after the plugin's `Hello`), no `Execute` is possible, and the plugin process ends, by itself or killed by the host after Octa's 1 s, leaving no process of its tree and without crashing on the unfamiliar version. **Answering that `Shutdown` with an `Error` passes this check** (the SDK does; §7): it is judged by `shutdown.in-any-stage`",
-        ),
-        _spec(
-            "version.compatible-host-accepted",
-            "MUST",
-            "5",
-            "versions inside the requirement (lowest matching, target) are accepted",
-        ),
-        _spec(
-            "version.no-wildcard",
-            "SHOULD",
-            "5",
-            "the requirement is not `*` or unbounded above (it would claim compatibility with every future Octa major)",
-        ),
-        _spec(
-            "version.matrix",
-            "INFO",
-            "5",
-            "the verdict for each Octa version in a published list (0.1.0, 0.2.0, 0.2.1, 0.3.0, 1.0.0 and the target)",
-        ),
-        _spec(
-            "version.dialect",
-            "INFO",
-            "3",
-            "which dialect the plugin's responses use (`0.2.0` internally tagged, `0.2.1` adjacently tagged); a mismatch with the target dialect fails `handshake.hello-reply`",
-        ),
-        _spec(
-            "execute.started-first",
-            "MUST",
-            "4.2",
-            "every `Execute` is answered first by `Started{id}`, `id` a non-empty string",
-        ),
-        _spec(
-            "execute.one-terminal-frame",
-            "MUST",
-            "4.2",
-            "every started id gets exactly one terminal frame (`ExitStatus` or `Error`)",
-        ),
-        _spec(
-            "execute.nothing-after-terminal",
-            "MUST",
-            "4.2",
-            "no frame for an id after its terminal frame; no frame ever for an id that was never started",
-        ),
-        _spec(
-            "execute.stdout-delivered",
-            "MUST",
-            "4.2",
-            "probe `echo`: the text arrives in `Stdout` frames of that id, and `ExitStatus` is 0",
-            "echo",
-        ),
-        _spec(
-            "execute.stderr-delivered",
-            "SHOULD",
-            "4.2",
-            "probe `stderr`: the text arrives in `Stderr` frames",
-            "stderr",
-        ),
-        _spec(
-            "execute.exit-code",
-            "MUST",
-            "4.2",
-            "probe `fail`: `ExitStatus.code` equals the requested non-zero code (tried with 1 and 3)",
-            "fail",
-        ),
-        _spec(
-            "execute.output-order",
-            "MUST",
-            "4.2",
-            "probe `lines`: 2,000 numbered lines arrive complete and in order",
-            "lines",
-        ),
-        _spec(
-            "execute.unicode-roundtrip",
-            "MUST",
-            "2",
-            "probe `echo` with non-ASCII text, quotes, backslashes and a tab: the text comes back unchanged",
-            "echo",
-        ),
-        _spec(
-            "execute.large-frame",
-            "MUST",
-            "2",
-            "framing of big frames both ways: a 256 KiB `Execute` frame (the bulk in a `vars` value no command looks at) is parsed, i.e. answered by `Started` and one terminal frame, never by `parse_error`/`protocol_error`, and the session goes on; and probe `echo` with a 96 KiB text (under Linux's 128 KiB limit for one exec argument) arrives intact",
-            "echo",
-        ),
-        _spec(
-            "execute.long-params",
-            "INFO",
-            "2, 7",
-            'whether a command whose `params` is over 128 KiB runs, or is answered with an `Error` (as the SDK\'s `sh -c` does: "Argument list too long")',
-        ),
-        _spec(
-            "execute.dry-run",
-            "SHOULD",
-            "4.2",
-            "probe `touch` with `dry: true`: `Started` and `ExitStatus{code:0}` arrive and the file is not created; the same without `dry` creates it",
-            "touch",
-        ),
-        _spec(
-            "execute.dir-honoured",
-            "SHOULD",
-            "3",
-            "probe `pwd`: output equals the `dir` sent (a fresh temp dir)",
-            "pwd",
-        ),
-        _spec(
-            "execute.envs-honoured",
-            "SHOULD",
-            "3",
-            "probe `env`: a variable passed only in `envs` is visible to the command",
-            "env",
-        ),
-        _spec(
-            "execute.frames-well-formed",
-            "MUST",
-            "2",
-            "every frame the plugin sent during the suite was one UTF-8 JSON object on one `\\n`-terminated line, of a known type, with the required fields and types",
-        ),
-        _spec(
-            "concurrency.distinct-ids",
-            "MUST",
-            "4.2",
-            "64 `Execute`s written back to back on one connection get 64 distinct ids",
-        ),
-        _spec(
-            "concurrency.started-in-order",
-            "MUST",
-            "4.2",
-            "probe `echo` with a distinct marker per command: the k-th `Started` answers the k-th `Execute` (its id's output carries the k-th marker)",
-            "echo",
-        ),
-        _spec(
-            "concurrency.output-attributed",
-            "MUST",
-            "4.2",
-            "with 16 commands printing 200 marked lines each, interleaved: every line arrives under the id of the command that printed it, none lost",
-            "echo",
-        ),
-        _spec(
-            "concurrency.not-serialised",
-            "SHOULD",
-            "4.2",
-            "probe `sleep` (2 s) then probe `echo`: the echo finishes before the sleep (commands run concurrently)",
-            "echo sleep",
-        ),
-        _spec(
-            "concurrency.ids-unique-session",
-            "MUST",
-            "4.2",
-            "property test (hypothesis): across a session of many sequential and overlapping commands, no id is ever reused",
-        ),
-        _spec(
-            "cancellation.shutdown-cancels-running",
-            "MUST",
-            "4.3, 4.4",
-            "probe `sleep` (30 s) in flight, then `Shutdown`: every running id gets a terminal frame, then `Shutdown` arrives, all within 5 s",
-            "sleep",
-        ),
-        _spec(
-            "cancellation.no-orphans",
-            "MUST",
-            "4.3",
-            "after that, no process started for the command is still alive (the harness watches the plugin's process tree, including processes that left its process group)",
-            "sleep",
-        ),
-        _spec(
-            "cancellation.sigint",
-            "SHOULD",
-            "4.3",
-            "SIGINT to the plugin with a command in flight: the command gets a terminal frame and the process exits within 2 s",
-            "sleep",
-        ),
-        _spec(
-            "cancellation.sigterm",
-            "SHOULD",
-            "4.3",
-            "the same with SIGTERM",
-            "sleep",
-        ),
-        _spec(
-            "cancellation.eof",
-            "SHOULD",
-            "4.3",
-            "the host closes the connection with a command in flight: the plugin does not crash, leaves no orphan once it is shut down, and (if it keeps listening) a new connection can handshake again",
-            "sleep",
-        ),
-        _spec(
-            "cancellation.abandoned-command",
-            "MUST",
-            "4.3",
-            "the host stops reading one command's output (as Octa does on its own Ctrl-C) while another runs: the other command still completes normally",
-            "echo sleep",
-        ),
-        _spec(
-            "cancellation.exit-code",
-            "SHOULD",
-            "4.3",
-            "a command cancelled by `Shutdown` reports a non-zero code (the SDK uses -1) or an `Error`",
-            "sleep",
-        ),
-        _spec(
-            "shutdown.acknowledged",
-            "MUST",
-            "4.4",
-            "`Shutdown` on an idle session is answered by `Shutdown{message}` within 5 s",
-        ),
-        _spec(
-            "shutdown.in-any-stage",
-            "SHOULD",
-            "4.4, 7",
-            "`Shutdown` sent before the handshake is complete (right after `Hello`, as Octa does when it rejects a version; and as the first command) is answered by `Shutdown{message}` and the process exits within 1 s; the SDK answers `Error` and costs Octa 1 s and a SIGKILL",
-        ),
-        _spec(
-            "shutdown.nothing-after",
-            "MUST",
-            "4.4",
-            "no frame after the `Shutdown` response",
-        ),
-        _spec(
-            "shutdown.process-exits",
-            "SHOULD",
-            "4.4",
-            "the process exits by itself within 1 s of its `Shutdown` response (Octa kills it after that)",
-        ),
-        _spec(
-            "shutdown.exit-status",
-            "SHOULD",
-            "4.4",
-            "it exits with status 0",
-        ),
-        _spec(
-            "shutdown.socket-removed",
-            "SHOULD",
-            "4.4",
-            "the socket file is gone after exit",
-        ),
-        _spec(
-            "shutdown.after-work",
-            "MUST",
-            "4.4",
-            "`Shutdown` after several completed commands behaves like the idle case",
-        ),
-        _spec(
-            "robustness.malformed-json",
-            "SHOULD",
-            "4.2",
-            "an unparsable line during execution gets an `Error` frame and the session keeps working (a following command gets `Started` and one terminal frame; `echo` too, if configured)",
-        ),
-        _spec(
-            "robustness.unknown-command",
-            "SHOULD",
-            "4.2",
-            '`{"type":"Bogus"}` gets an `Error` and the session keeps working',
-        ),
-        _spec(
-            "robustness.missing-fields",
-            "SHOULD",
-            "4.2",
-            "an `Execute` without `dir`/`envs` gets an `Error` and the session keeps working",
-        ),
-        _spec(
-            "robustness.fuzz-execute",
-            "MUST",
-            "2, 4.2",
-            "hypothesis-generated `Execute` payloads (unicode, empty and huge strings, odd env names, nested `vars`, both `dry` values) never kill the plugin or corrupt its framing; the session still answers a command afterwards (`echo` too, if configured)",
-        ),
-        _spec(
-            "robustness.fuzz-lines",
-            "SHOULD",
-            "2",
-            "hypothesis-generated garbage lines (invalid UTF-8, truncated JSON, wrong types, 1 MiB lines) never kill the plugin",
-        ),
-        _spec(
-            "robustness.second-connection",
-            "INFO",
-            "1",
-            "whether a second connection after the first one closed can handshake",
-        ),
-        _spec(
-            "performance.handshake-latency",
-            "INFO",
-            "4.2",
-            "Hello→Hello and Schema→Schema round trips, median and p99 over 50 sessions' worth",
-        ),
-        _spec(
-            "performance.execute-latency",
-            "INFO",
-            "4.2",
-            "`Execute`→`ExitStatus` for probe `echo`, p50/p99 over 500 sequential commands",
-            "echo",
-        ),
-        _spec(
-            "performance.throughput",
-            "INFO",
-            "4.2",
-            "commands completed per second with 1, 8 and 64 in flight",
-            "echo",
-        ),
-        _spec(
-            "performance.memory-growth",
-            "INFO",
-            "4.2",
-            "the plugin's RSS after 100 and after 2,000 commands (a leak shows as growth)",
-            "echo",
-        ),
+def suites_dir() -> Path:
+    """Where the bundled suites are: inside the wheel, or beside the package in a checkout."""
+    package = Path(__file__).parent
+    installed = package / "_suites"
+    return installed if installed.is_dir() else package.parent / "suites"
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A catalogue read from a suites directory: the entries and where each is declared."""
+
+    checks: dict[str, CheckSpec]
+    origins: dict[str, str]  # id -> "file:line" of its @check
+
+
+def derive(directory: Path | None = None) -> Derived:
+    """The catalogue declared by the ``@check(...)`` decorators of the suite files in
+    ``directory`` (default: :func:`suites_dir`), read once per process and directory.
+
+    Raises :class:`CatalogueError` (naming file:line) for a declaration that is not literal,
+    not complete or not valid, a duplicate id, or a suite file of no known area."""
+    return _derive(Path(directory or suites_dir()).resolve())
+
+
+@functools.cache
+def _derive(directory: Path) -> Derived:
+    if not directory.is_dir():
+        raise CatalogueError(f"no suites directory at {directory}")
+    files = {p.stem.removeprefix("test_"): p for p in directory.glob("test_*.py")}
+    strays = sorted(set(files) - set(AREAS))
+    if strays:
+        raise CatalogueError(
+            f"{files[strays[0]]}: test_{strays[0]}.py is not the file of an area; the areas are"
+            f" {', '.join(AREAS)} (catalogue.AREAS)"
+        )
+    checks: dict[str, CheckSpec] = {}
+    origins: dict[str, str] = {}
+    for area in AREAS:
+        if area not in files:
+            raise CatalogueError(f"{directory}: no test_{area}.py for the area {area!r}")
+        for where, spec in _declarations(files[area]):
+            if spec.area != area:
+                raise CatalogueError(
+                    f"{where}: check {spec.id!r} is declared in test_{area}.py; a check of the"
+                    f" area {spec.area!r} belongs in test_{spec.area}.py"
+                )
+            if spec.id in checks:
+                raise CatalogueError(
+                    f"{where}: check id {spec.id!r} is declared twice (first at {origins[spec.id]})"
+                )
+            checks[spec.id] = spec
+            origins[spec.id] = where
+    return Derived(checks, origins)
+
+
+def _declarations(path: Path) -> list[tuple[str, CheckSpec]]:
+    """Each ``@check(...)`` of ``path`` in source order, with its ``file:line``."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as e:
+        raise CatalogueError(f"{path}:{e.lineno}: not valid Python ({e.msg})") from None
+    decorators = sorted(
+        (deco.lineno, deco)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        for deco in node.decorator_list
+        if _is_check(deco)
     )
-}
+    return [(f"{path}:{line}", _spec_of(deco, f"{path}:{line}")) for line, deco in decorators]
 
-AREAS: tuple[str, ...] = tuple(dict.fromkeys(s.area for s in CHECKS.values()))
+
+def _is_check(node: ast.expr) -> bool:
+    func = node.func if isinstance(node, ast.Call) else node
+    named = (isinstance(func, ast.Name) and func.id == "check") or (
+        isinstance(func, ast.Attribute) and func.attr == "check"
+    )
+    return named
+
+
+def _spec_of(deco: ast.expr, where: str) -> CheckSpec:
+    if not isinstance(deco, ast.Call):
+        raise CatalogueError(
+            f"{where}: @check needs its arguments: @check(id, level, section=...,"
+            " summary=..., probes=...)"
+        )
+    if len(deco.args) > 2 or any(isinstance(a, ast.Starred) for a in deco.args):
+        raise CatalogueError(
+            f"{where}: @check takes the id and the level as positional arguments, the rest"
+            " (section=, summary=, probes=) by keyword"
+        )
+    given: dict[str, Any] = {}
+    pairs = list(zip(_PARAMETERS, deco.args, strict=False)) + [
+        (k.arg, k.value) for k in deco.keywords
+    ]
+    for name, node in pairs:
+        if name is None or name not in _PARAMETERS:
+            raise CatalogueError(
+                f"{where}: @check has no argument {name or '**'!r}; it takes"
+                f" {', '.join(_PARAMETERS)}"
+            )
+        if name in given:
+            raise CatalogueError(f"{where}: @check argument {name!r} given twice")
+        try:
+            given[name] = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            raise CatalogueError(
+                f"{where}: @check argument {name!r} must be a literal (the catalogue is read"
+                f" from the source without running it), not {ast.unparse(node)!r}"
+            ) from None
+    missing = [n for n in _REQUIRED if n not in given]
+    if missing:
+        raise CatalogueError(f"{where}: @check is missing {', '.join(missing)}")
+    try:
+        return _validated(
+            given["check_id"],
+            given["level"],
+            given["section"],
+            given["summary"],
+            given.get("probes", ()),
+        )
+    except CatalogueError as e:
+        raise CatalogueError(f"{where}: {e}") from None
+
+
+def _validated(
+    check_id: object, level: object, section: object, summary: object, probes: object
+) -> CheckSpec:
+    """A :class:`CheckSpec` from a declaration's values, or :class:`CatalogueError`."""
+    if not isinstance(check_id, str) or not ID_PATTERN.fullmatch(check_id):
+        raise CatalogueError(f"the check id {check_id!r} is not of the form 'area.slug'")
+    try:
+        lvl = Level(level)
+    except ValueError:
+        raise CatalogueError(
+            f"{check_id}: unknown level {level!r}; it is one of"
+            f" {', '.join(lv.value for lv in Level)}"
+        ) from None
+    for name, value in (("section", section), ("summary", summary)):
+        if not isinstance(value, str) or not value.strip():
+            raise CatalogueError(f"{check_id}: {name} must be a non-empty string, not {value!r}")
+    if not isinstance(probes, (tuple, list)) or not all(isinstance(p, str) and p for p in probes):
+        raise CatalogueError(f"{check_id}: probes must be a tuple of probe names, not {probes!r}")
+    assert isinstance(section, str) and isinstance(summary, str)
+    return CheckSpec(check_id, lvl, section, summary, tuple(probes))
+
+
+def declared(
+    check_id: str, level: str, section: str, summary: str, probes: tuple[str, ...] = ()
+) -> CheckSpec:
+    """The entry a runtime ``@check(...)`` declares; :class:`CatalogueError` unless it is the
+    catalogue's entry for ``check_id``, exactly."""
+    spec = _validated(check_id, level, section, summary, probes)
+    derived = _bundled()
+    known = derived.checks.get(check_id)
+    if known is None:
+        raise CatalogueError(
+            f"check {check_id!r} is not in the catalogue read from {suites_dir()}: a check is"
+            f" declared with a literal @check(...) in the suite file test_{spec.area}.py"
+        )
+    if known != spec:
+        diffs = "; ".join(
+            f"{word} {_shown(getattr(spec, name))} here, {_shown(getattr(known, name))} there"
+            for name, word in _FIELDS
+            if getattr(spec, name) != getattr(known, name)
+        )
+        raise CatalogueError(
+            f"check {check_id!r}: the arguments @check was called with differ from its"
+            f" declaration at {derived.origins[check_id]}: {diffs}"
+        )
+    return known
+
+
+_FIELDS = (
+    ("level", "level"),
+    ("section", "section"),
+    ("description", "summary"),
+    ("probes", "probes"),
+)
+
+
+def _shown(value: object) -> str:
+    return repr(value.value if isinstance(value, Level) else value)
+
+
+@functools.cache
+def _bundled() -> Derived:
+    return derive()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CHECKS":  # derived on first use, then an ordinary module attribute
+        checks = _bundled().checks
+        globals()["CHECKS"] = checks
+        return checks
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get(check_id: str) -> CheckSpec:
     """The catalogue entry for ``check_id`` (KeyError if unknown)."""
-    return CHECKS[check_id]
+    return _bundled().checks[check_id]
 
 
 def match(patterns: list[str] | tuple[str, ...]) -> set[str]:
     """Ids matched by any of the glob ``patterns`` (``execute.*``, ``*.dry-run``...)."""
-    return {cid for cid in CHECKS for p in patterns if fnmatch.fnmatchcase(cid, p)}
+    return {cid for cid in _bundled().checks for p in patterns if fnmatch.fnmatchcase(cid, p)}
 
 
 def unmatched(patterns: list[str] | tuple[str, ...]) -> list[str]:

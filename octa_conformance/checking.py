@@ -65,14 +65,11 @@ def check(
     ``docs/protocol.md`` section(s) it judges, its one-line ``summary`` (the catalogue's
     description) and the ``probes`` it needs.
 
-    The catalogue is derived from these declarations; the arguments must be literals.
+    The catalogue is derived from these declarations, read from the suite files without
+    running them: the arguments must be literals. Called, ``check`` verifies them against the
+    derived entry (:class:`~octa_conformance.catalogue.CatalogueError` if they differ).
     """
-    spec = catalogue.get(check_id)
-    declared = catalogue.CheckSpec(check_id, catalogue.Level(level), section, summary, probes)
-    if declared != spec:
-        raise catalogue.CatalogueError(
-            f"@check({check_id!r}, ...) declares {declared}, the catalogue has {spec}"
-        )
+    spec = catalogue.declared(check_id, level, section, summary, tuple(probes))
 
     def decorate(fn: F) -> F:
         fn = pytest.mark.octa_check(spec.id, level=spec.level.value)(fn)
