@@ -62,12 +62,6 @@ def test_bundled_catalogue_is_every_declaration_in_area_order() -> None:
     assert '"launch.listens"' in "".join(Path(path).read_text().splitlines()[int(line) - 1 :][:3])
 
 
-def test_the_catalogue_and_pytest_find_the_same_suites() -> None:
-    from octa_conformance.pytest_plugin import lifecycle
-
-    assert catalogue.suites_dir() == lifecycle.suites_dir()
-
-
 def test_order_is_area_then_source_and_probes_are_kept(tmp_path: Path) -> None:
     directory = suites(
         tmp_path,

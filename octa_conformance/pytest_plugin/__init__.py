@@ -23,6 +23,7 @@ so every hook and fixture of the pieces below is imported here:
 
 from __future__ import annotations
 
+from octa_conformance.catalogue import suites_dir
 from octa_conformance.pytest_plugin.check_results import pytest_runtest_makereport
 from octa_conformance.pytest_plugin.fixtures import (
     _octa_root_cause_guard,
@@ -40,7 +41,6 @@ from octa_conformance.pytest_plugin.lifecycle import (
     pytest_generate_tests,
     pytest_sessionstart,
     pytest_unconfigure,
-    suites_dir,
 )
 from octa_conformance.pytest_plugin.options import pytest_addoption
 from octa_conformance.pytest_plugin.stash import CONTEXT_KEY, OPTIONS_KEY, REPORT_KEY

@@ -7,7 +7,6 @@ import shutil
 import sys
 import tempfile
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -25,13 +24,6 @@ from octa_conformance.pytest_plugin.stash import (
     UNRAISABLE_KEY,
 )
 from octa_conformance.supervisor import kill_all
-
-
-def suites_dir() -> Path:
-    """Where the bundled suites are: inside the wheel, or beside the package in a checkout."""
-    package = Path(__file__).parent.parent
-    installed = package / "_suites"
-    return installed if installed.is_dir() else package.parent / "suites"
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-asyncio's: see _loop_scope_default
@@ -54,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SIGNALS_KEY] = interrupts.install()
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Collector(config, options), "octa-collector")
-    suites = str(suites_dir())  # xdist workers must collect the suites too
+    suites = str(catalogue.suites_dir())  # xdist workers must collect the suites too
     if not config.getoption("octa_no_suites") and suites not in config.args:
         config.args.append(suites)
 
