@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from octa_conformance import catalogue
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,6 +43,11 @@ def test_wheel_contains_the_suites_and_the_example(tmp_path: Path) -> None:
     for name in suites:
         assert f"octa_conformance/_suites/{name}" in names
     assert "octa_conformance/_examples/octa_plugin_shell.py" in names
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    shipped = catalogue.derive(unpacked / "octa_conformance" / "_suites").checks
+    assert shipped == catalogue.derive(ROOT / "suites").checks  # the same catalogue, in order
+    assert list(shipped) == list(catalogue.derive(ROOT / "suites").checks)
     for doc in ("protocol.md", "first-plugin.md"):  # the protocol ships with the tool
         assert f"octa_conformance/_docs/{doc}" in names
     templates = sorted(
