@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import psutil
 
-from octa_conformance import waits
+from octa_conformance import reaper, waits
 
 __all__ = ["SESSION_ENV_VAR", "ProcessTree", "block_until_gone", "wait_until_gone"]
 
@@ -205,6 +205,7 @@ class ProcessTree:
         self._poll = poll
         self._lock = threading.RLock()
         self._tracked: dict[int, psutil.Process] = {}
+        self._foreign: set[tuple[int, float]] = set()  # children of ours that are not its
 
     def descendants(self) -> list[psutil.Process]:
         """Live (non-zombie) processes the plugin started, wherever they moved since.
@@ -223,10 +224,15 @@ class ProcessTree:
         with self._lock:
             self._live_tracked()
 
-    def signal(self, sig: int) -> None:
-        """Send ``sig`` to the plugin's group, every descendant and the groups they lead."""
+    def signal(self, sig: int, *, rescan: bool = True) -> None:
+        """Send ``sig`` to the plugin's group, every descendant and the groups they lead.
+
+        ``rescan=False`` skips the scan of every process's environment for the marker (the
+        tree walk and the orphans re-parented to the harness are still looked at): for a
+        second signal right after a first one, which has done that scan.
+        """
         with self._lock:
-            self._discover(full=True)
+            self._discover(full=rescan)
             procs = self._live_tracked()
             tracked = set(self._tracked)
         main_running = self._popen.poll() is None
@@ -260,6 +266,18 @@ class ProcessTree:
         """:meth:`block_until_gone` for asyncio callers."""
         return await wait_until_gone(self._alive, deadline, self._poll)
 
+    def block_until_main_gone(self, deadline: float) -> bool:
+        """Block until the plugin process itself has exited, or ``deadline`` (monotonic);
+        whether it has. Its descendants are not waited for."""
+        return block_until_gone(self._main_alive, deadline, self._poll)
+
+    async def wait_until_main_gone(self, deadline: float) -> bool:
+        """:meth:`block_until_main_gone` for asyncio callers."""
+        return await wait_until_gone(self._main_alive, deadline, self._poll)
+
+    def _main_alive(self) -> list[psutil.Process]:
+        return [self.main] if self._popen.poll() is None else []
+
     def _alive(self) -> list[psutil.Process]:
         with self._lock:
             self._discover(full=False)
@@ -284,19 +302,21 @@ class ProcessTree:
             with contextlib.suppress(psutil.Error):
                 for child in root.children(recursive=True):
                     self._track(child)
+        me = os.getpid()
+        if full or reaper.is_subreaper():
+            with contextlib.suppress(psutil.Error):
+                # Orphans re-parented to us (subreaper): those that stayed in the plugin's
+                # group, and those that carry its marker (e.g. after setsid()).
+                for child in psutil.Process(me).children():
+                    if child.pid == self.pid or child.pid in self._tracked:
+                        continue
+                    with contextlib.suppress(OSError, psutil.Error):
+                        if self._is_orphan(child):
+                            self._track(child)
+                            for grandchild in child.children(recursive=True):
+                                self._track(grandchild)
         if not full:
             return
-        me = os.getpid()
-        with contextlib.suppress(psutil.Error):
-            # Orphans re-parented to us (subreaper) that stayed in the plugin's group.
-            for child in psutil.Process(me).children():
-                if child.pid == self.pid or child.pid in self._tracked:
-                    continue
-                with contextlib.suppress(OSError, psutil.Error):
-                    if child.pid != self.pgid and os.getpgid(child.pid) == self.pgid:
-                        self._track(child)
-                        for grandchild in child.children(recursive=True):
-                            self._track(grandchild)
         for proc in psutil.process_iter(["create_time"]):
             if proc.pid in (me, self.pid) or proc.pid in self._tracked:
                 continue
@@ -309,6 +329,22 @@ class ProcessTree:
                 continue
             if marker == self._token:
                 self._track(proc)
+
+    def _is_orphan(self, child: psutil.Process) -> bool:
+        """Whether ``child``, a child of the harness other than the plugin, is one of the
+        plugin's (in its group, or carrying its marker). Children found foreign are
+        remembered, so their environment is read once."""
+        key = (child.pid, child.create_time())
+        if key in self._foreign:
+            return False
+        if os.getpgid(child.pid) == self.pgid:
+            return True
+        if child.create_time() >= self._main_created:
+            with contextlib.suppress(psutil.Error):
+                if child.environ().get(SESSION_ENV_VAR) == self._token:
+                    return True
+        self._foreign.add(key)
+        return False
 
     def _live_tracked(self) -> list[psutil.Process]:
         """Live, non-zombie tracked processes; forgets dead ones, reaps our zombies."""

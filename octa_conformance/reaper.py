@@ -23,18 +23,26 @@ from octa_conformance import interrupts
 if TYPE_CHECKING:
     from octa_conformance.supervisor import PluginProcess
 
-__all__ = ["become_subreaper", "kill_all", "register", "registered", "unregister"]
+__all__ = [
+    "become_subreaper",
+    "is_subreaper",
+    "kill_all",
+    "register",
+    "registered",
+    "unregister",
+]
 
 _PR_SET_CHILD_SUBREAPER = 36
 
 _lock = threading.Lock()
 _registry: set[PluginProcess] = set()
 _subreaper_tried = False
+_subreaper = False
 
 
 def become_subreaper() -> None:
     """Make this process a child subreaper (Linux), once; failure is ignored."""
-    global _subreaper_tried
+    global _subreaper_tried, _subreaper
     with _lock:
         if _subreaper_tried:
             return
@@ -44,7 +52,14 @@ def become_subreaper() -> None:
         with contextlib.suppress(Exception):
             libc = ctypes.CDLL(None, use_errno=True)
             one, zero = ctypes.c_ulong(1), ctypes.c_ulong(0)
-            libc.prctl(ctypes.c_int(_PR_SET_CHILD_SUBREAPER), one, zero, zero, zero)
+            done = libc.prctl(ctypes.c_int(_PR_SET_CHILD_SUBREAPER), one, zero, zero, zero)
+            _subreaper = done == 0
+
+
+def is_subreaper() -> bool:
+    """Whether :func:`become_subreaper` succeeded: every orphan of a plugin's tree then
+    becomes a child of this process (unless a closer ancestor is a subreaper itself)."""
+    return _subreaper
 
 
 def register(process: PluginProcess) -> None:
@@ -69,7 +84,8 @@ def kill_all() -> None:
     """Synchronously kill every plugin process tree that is still running, then clean up.
 
     Idempotent and safe to call from an interrupt handler; registered with ``atexit``.
-    All trees get SIGTERM at once, then share one ``kill_grace`` before SIGKILL.
+    All trees get SIGTERM at once; the plugins share one ``kill_grace`` to exit, then
+    whatever is left of every tree gets SIGKILL (as in ``PluginProcess.stop``).
     """
     live = [p for p in registered() if not p.closed]
     if not live:
@@ -80,7 +96,7 @@ def kill_all() -> None:
     deadline = time.monotonic() + max(p.config.timeouts.kill_grace for p in live)
     for proc in live:
         with contextlib.suppress(Exception):
-            proc.tree.block_until_gone(deadline)
+            proc.tree.block_until_main_gone(deadline)
     for proc in live:
         with contextlib.suppress(Exception):
             proc.kill(grace=0)

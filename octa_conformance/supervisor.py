@@ -357,9 +357,14 @@ class PluginProcess:
     def kill(self, grace: float | None = None) -> None:
         """Synchronously end the whole tree and clean up; idempotent.
 
-        SIGTERM to the plugin's group and every descendant (and their groups), SIGKILL to what
-        survives ``grace`` s (default ``timeouts.kill_grace``; 0 = SIGKILL at once), reap,
-        close the pipes and remove :attr:`workdir` (socket included).
+        SIGTERM to the plugin's group and every descendant (and their groups); once the
+        plugin has exited, or ``grace`` s (default ``timeouts.kill_grace``; 0 = SIGKILL at
+        once) have passed, SIGKILL to whatever of the tree is left; reap, close the pipes
+        and remove :attr:`workdir` (socket included).
+
+        Only the plugin itself gets the grace: it may stop its commands its own way. A
+        descendant still alive once the plugin has exited (an escapee that ignores SIGTERM,
+        say) gets SIGKILL without a grace period of its own.
         """
         if self._closed:
             return
@@ -367,9 +372,9 @@ class PluginProcess:
         grace = kill_grace if grace is None else grace
         try:
             if grace > 0:
-                self.tree.signal(signal.SIGTERM)
-                self.tree.block_until_gone(time.monotonic() + grace)
-            self.tree.signal(signal.SIGKILL)
+                self.tree.signal(signal.SIGTERM)  # the one scan for marked processes
+                self.tree.block_until_main_gone(time.monotonic() + grace)
+            self.tree.signal(signal.SIGKILL, rescan=grace <= 0)
             self.tree.block_until_gone(time.monotonic() + kill_grace)
         finally:
             self._finish(settle=kill_grace)
@@ -383,9 +388,9 @@ class PluginProcess:
             return
         timeouts = self.config.timeouts
         try:
-            self.tree.signal(signal.SIGTERM)
-            await self.tree.wait_until_gone(time.monotonic() + timeouts.kill_grace)
-            self.tree.signal(signal.SIGKILL)
+            self.tree.signal(signal.SIGTERM)  # the one scan for marked processes
+            await self.tree.wait_until_main_gone(time.monotonic() + timeouts.kill_grace)
+            self.tree.signal(signal.SIGKILL, rescan=False)
             await self.tree.wait_until_gone(time.monotonic() + timeouts.kill_grace)
             await self._drain.settle(timeouts.kill_grace, timeouts.poll)
         except BaseException:

@@ -29,6 +29,7 @@ from octa_conformance.reaper import kill_all
 from octa_conformance.supervisor import PluginProcess
 
 PLUGINS = Path(__file__).parent / "plugins"
+HOSTILE = Path(__file__).parent / "hostile"
 FAST = HarnessConfig(timeouts=Timeouts().scaled(0.2), output_buffer=64 * 1024)
 NORMAL = HarnessConfig(output_buffer=64 * 1024)
 TEST_BOUND = 30.0  # no test may run longer: a bound that only catches hangs, no timing
@@ -116,9 +117,9 @@ async def test_sigterm_ignored_escalates_to_sigkill_after_grace(
     sent: list[int] = []
     send = plugin.tree.signal
 
-    def record(sig: int) -> None:
+    def record(sig: int, **kw: bool) -> None:
         sent.append(sig)
-        send(sig)
+        send(sig, **kw)
 
     monkeypatch.setattr(plugin.tree, "signal", record)
     await plugin.stop()
@@ -210,6 +211,41 @@ async def test_descendants_of_a_running_plugin_are_killed_with_it() -> None:
         await plugin.stop()
     assert gone(main) and gone(grandchild)
     assert plugin.rss_bytes() is None
+
+
+@bounded
+async def test_escapee_ignoring_sigterm_gets_sigkill_without_a_grace_of_its_own() -> None:
+    """The plugin gets the grace to exit; a marked escapee that ignores SIGTERM is killed
+    as soon as the plugin is gone, not after a grace period (here longer than TEST_BOUND:
+    waiting it out would fail the test)."""
+    patient = HarnessConfig(timeouts=Timeouts(kill_grace=10 * TEST_BOUND))
+    plugin = PluginProcess.spawn(HOSTILE / "setsid_grandchild.py", config=patient)
+    sent: list[int] = []
+    send = plugin.tree.signal
+
+    def record(sig: int, **kw: bool) -> None:
+        sent.append(sig)
+        send(sig, **kw)
+
+    try:
+        await plugin.connect()
+        await wait_until(lambda: escapee_pid(plugin) is not None, 10, "the grandchild pid")
+        pid = escapee_pid(plugin)
+        assert pid is not None and os.getsid(pid) == pid
+        escapee = psutil.Process(pid)
+        plugin.tree.signal = record  # type: ignore[method-assign]
+    finally:
+        await plugin.stop()
+    assert sent == [signal.SIGTERM, signal.SIGKILL]
+    assert plugin.returncode == -signal.SIGTERM  # the plugin itself took the SIGTERM
+    assert gone(escapee)
+
+
+def escapee_pid(plugin: PluginProcess) -> int | None:
+    for line in plugin.stdout_tail().decode().splitlines():
+        if line.startswith("setsid_grandchild: grandchild "):
+            return int(line.split()[2])
+    return None
 
 
 @bounded
