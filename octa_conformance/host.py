@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from octa_conformance.async_waits import settled
 from octa_conformance.config import HarnessConfig
-from octa_conformance.connection import StreamConnection
+from octa_conformance.connection import StreamConnection, flood_note
 from octa_conformance.errors import (
     ConnectionClosed,
     HostError,
@@ -47,7 +48,6 @@ from octa_conformance.protocol import (
     HelloCommand,
     HelloReply,
     HostSession,
-    RawLine,
     Received,
     SchemaCommand,
     SchemaReply,
@@ -56,6 +56,7 @@ from octa_conformance.protocol import (
     Violation,
     ViolationLog,
 )
+from octa_conformance.protocol.session import FailReason, ReplyFailed, Sent, Stage
 from octa_conformance.runs import Run, RunResult
 from octa_conformance.supervisor import PluginProcess, describe_status
 from octa_conformance.transcript import Transcript
@@ -94,13 +95,18 @@ class FakeOcta:
         self.process = process
         self.session = HostSession(self.dialect, self.config.max_frame)
         self.transcript = Transcript(label=label)
-        self._replies: dict[int, asyncio.Future[Received]] = {}
-        self._runs: dict[int, Run] = {}
+        self._replies: dict[Sent, asyncio.Future[Received]] = {}
+        self._runs: list[Run] = []  # one per Execute, at its execution's index
         self._events = EventBacklog()
         self._closed = asyncio.get_running_loop().create_future()
         self._stopped = False  # close() was called: incoming bytes are ignored
         self._connection = StreamConnection(
-            reader, writer, on_data=self._on_data, on_eof=self._on_eof, on_end=self._finish
+            reader,
+            writer,
+            on_data=self._on_data,
+            on_eof=self._on_eof,
+            on_end=self._finish,
+            on_flood=self._on_flood,
         )
 
     # --- construction -------------------------------------------------------------
@@ -156,27 +162,38 @@ class FakeOcta:
         return tuple(self.session.ids)
 
     @property
+    def stage(self) -> Stage:
+        """Where the session is (docs/protocol.md §4): the host's side of the protocol."""
+        return self.session.stage
+
+    @property
     def plugin_closed(self) -> bool:
         """The plugin closed its side of the connection."""
         return self._closed.done()
 
     @property
     def runs(self) -> list[Run]:
-        return [self._runs[i] for i in sorted(self._runs)]
+        """A handle on every ``Execute`` sent so far, in the order sent."""
+        return list(self._runs)
 
     # --- sending ------------------------------------------------------------------
 
     async def send(self, command: Command) -> asyncio.Future[Received]:
-        """Send a command; return a future for the frame that directly answers it."""
-        data = self.session.send(command)
-        pending = self.session.pending[-1]
+        """Send a command (in any stage: one its stage does not expect goes out all the
+        same); return a future for the frame that directly answers it (an ``Error``
+        included). It fails with :class:`MalformedReply` when an undecodable frame took the
+        answer's place, with :class:`ConnectionClosed` when the connection ended first."""
+        return (await self._send(command))[1]
+
+    async def _send(self, command: Command) -> tuple[Sent, asyncio.Future[Received]]:
+        sent = self.session.send(command)
         fut: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
-        self._replies[pending.seq] = fut
-        if pending.execution is not None:
-            self._runs[pending.execution.index] = Run(self, pending.execution)
-        self.transcript.sent(data, command)
-        await self._write(data)
-        return fut
+        self._replies[sent] = fut
+        if sent.execution is not None:
+            self._runs.append(Run(self, sent.execution))
+        self.transcript.sent(sent.data, command)
+        await self._write(sent.data)
+        return sent, fut
 
     async def send_raw(self, data: bytes) -> None:
         """Write bytes as they are (malformed frames, partial lines...).
@@ -267,10 +284,10 @@ class FakeOcta:
     ) -> Run:
         """Send ``Execute``; return its handle at once (await ``run.started()`` for the id)."""
         directory = dir or os.getcwd()
-        await self.send(
+        sent, _ = await self._send(
             ExecuteCommand(params, tuple(args), directory, dict(envs or {}), dict(vars or {}), dry)
         )
-        return self._runs[self.session.executions[-1].index]
+        return self._runs[sent.execution.index]  # type: ignore[union-attr]
 
     async def run(self, params: str, timeout: float | None = None, **kw: Any) -> RunResult:
         """Execute and wait for the result (raises if refused or not finished in time)."""
@@ -329,6 +346,13 @@ class FakeOcta:
             self._dispatch(ev)
         self._events.notify()
 
+    def _on_flood(self, lines: int) -> None:
+        """The plugin floods the connection (connection.py): say so, and end the plugin
+        rather than read on; the waits end as the connection does."""
+        self.transcript.note(flood_note(lines, killed=self.process is not None))
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+
     def _on_eof(self) -> None:
         if self._closed.done():
             return
@@ -338,68 +362,58 @@ class FakeOcta:
         self._finish()
 
     def _dispatch(self, ev: Event) -> None:
+        """Route a session event to the waiters, the event stream and the transcript."""
+        if isinstance(ev, ReplyFailed):
+            self._reply_failed(ev)
+            return
         self._events.append(ev)
         if isinstance(ev, Received):
             self.transcript.received(ev.raw, ev.frame)
             if ev.answers is not None:
-                fut = self._replies.pop(ev.answers.seq, None)
+                fut = self._replies.pop(ev.answers, None)
                 if fut is not None and not fut.done():
                     fut.set_result(ev)
             if ev.execution is not None:
-                run = self._runs.get(ev.execution.index)
-                if run is not None:
-                    run._on_frame(ev.frame)
+                self._runs[ev.execution.index]._on_frame(ev.frame)
         elif isinstance(ev, Violation):
             if ev.frame is None:
                 self.transcript.received(ev.data)
-                self._fail_waiting_request(ev)
             self.transcript.violation(ev)
             if ev.id is not None:
                 self._end_lost(ev)
         elif isinstance(ev, Closed):
             self.transcript.note("the plugin closed the connection")
 
-    def _fail_waiting_request(self, violation: Violation) -> None:
-        """Like Octa, take an undecodable frame as the (failed) answer to a waiting
-        Hello, Schema or Shutdown; an Execute keeps waiting for its Started."""
-        pending = self.session.pending
-        if not pending or isinstance(pending[0].command, ExecuteCommand):
+    def _reply_failed(self, ev: ReplyFailed) -> None:
+        """Fail the waiter of a command answered by no frame (a refusal is its answer)."""
+        fut = self._replies.pop(ev.sent, None)
+        if fut is None or fut.done():
             return
-        head = pending.popleft()
-        if isinstance(head.command, RawLine):
-            return  # a broken answer to a broken line
-        fut = self._replies.pop(head.seq, None)
-        if fut is not None and not fut.done():
-            fut.set_exception(
-                MalformedReply(
-                    f"{head.command.TYPE} was answered by a malformed frame: {violation}",
-                    violation,
-                )
-            )
-            fut.exception()  # retrieved by whoever awaits it; none may
+        if ev.reason is FailReason.MALFORMED and ev.violation is not None:
+            what = f"{ev.sent.command.TYPE} was answered by a malformed frame: {ev.violation}"
+            fut.set_exception(MalformedReply(what, ev.violation))
+        else:
+            fut.set_exception(ConnectionClosed("the plugin closed the connection"))
+        fut.exception()  # retrieved by whoever awaits it; none may
 
     def _end_lost(self, violation: Violation) -> None:
         """End the wait of the command whose terminal frame ``violation`` is (if it is one):
         Octa would wait for that command forever, so the host does not wait at all."""
         ex = self.session.execution_for(violation.id)  # type: ignore[arg-type]
         if ex is not None and ex.lost is violation:
-            run = self._runs.get(ex.index)
-            if run is not None:
-                run._on_lost()
+            self._runs[ex.index]._on_lost()
             self.transcript.note(
                 f"Execute #{ex.index + 1} (id {ex.id!r}) would never finish for Octa: its"
                 " terminal frame could not be decoded"
             )
 
     def _finish(self) -> None:
+        """The connection ended (either side, or reading stopped): nothing more comes."""
         if not self._closed.done():
             self._closed.set_result(None)
-        for fut in self._replies.values():
-            if not fut.done():
-                fut.set_exception(ConnectionClosed("the plugin closed the connection"))
-                fut.exception()  # mark retrieved: nobody may be waiting
-        self._replies.clear()
-        for run in self._runs.values():
+        for ev in self.session.close():  # the commands still waiting (none after EOF)
+            self._reply_failed(ev)
+        for run in self._runs:
             run._on_closed()
         self._events.end()
 

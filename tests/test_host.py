@@ -26,15 +26,18 @@ from octa_conformance.host import (
 from octa_conformance.protocol import (
     Closed,
     ErrorReply,
+    HelloCommand,
     HelloReply,
     Kind,
     NotKept,
     Received,
+    SchemaCommand,
     Started,
     Stdout,
     Violation,
     tally,
 )
+from octa_conformance.protocol.session import Stage
 from octa_conformance.protocol.violations import KEEP_FIRST, KEEP_LAST
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "octa_plugin_shell.py"
@@ -53,7 +56,7 @@ async def test_full_session_with_20_concurrent_commands() -> None:
         for k, res in enumerate(results):
             assert res.exit_code == 0
             assert res.stdout_lines == [f"cmd{k}-line{i}\n" for i in range(50)]
-        assert len(set(host.session.ids)) == 20
+        assert len(set(host.ids)) == 20
         reply = await host.shutdown()
         assert reply.message
         assert await host.process.wait_exit(FAST.timeouts.exit * 5) == 0
@@ -359,3 +362,40 @@ async def test_a_timeout_of_zero_means_do_not_wait() -> None:
             await host.schema(timeout=0)
         with pytest.raises(ReplyTimeout, match=r"no reply to Shutdown within 0\.0 s"):
             await host.shutdown(timeout=0)
+
+
+# --- the host routes the session's events --------------------------------------------
+
+
+async def test_an_out_of_stage_command_is_sent_and_the_stages_follow_the_session() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()  # the Execute before Hello
+        w.write(b'{"type":"Error","payload":{"id":"protocol_error","message":"Expected Hello"}}\n')
+        await r.readline()
+        w.write(b'{"type":"Hello","payload":{"version":"0.2.1","features":[]}}\n')
+        await w.drain()
+        await r.read()
+
+    async with scripted(script) as host:
+        run = await host.execute("anything")
+        assert host.stage is Stage.CONNECTED
+        with pytest.raises(PluginRefused, match="Expected Hello"):
+            await run.started()
+        await host.hello()
+        assert host.stage is Stage.HELLO_DONE
+    assert host.stage is Stage.CLOSED
+
+
+async def test_a_command_the_connection_ends_before_its_answer_fails() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()
+        w.write(b'{"type":"Error","payload":{"id":"protocol_error","message":"no"}}\n')
+        await r.readline()  # then close without answering Schema
+
+    async with scripted(script) as host:
+        refused = await (await host.send(HelloCommand("0.2.1")))
+        assert isinstance(refused.frame, ErrorReply) and host.stage is Stage.ERROR
+        schema = await host.send(SchemaCommand())
+        with pytest.raises(ConnectionClosed, match="closed the connection"):
+            await schema
+        assert host.stage is Stage.CLOSED

@@ -40,6 +40,8 @@ from octa_conformance.protocol import (
     tally,
 )
 from octa_conformance.protocol import session as session_module
+from octa_conformance.protocol.session import FailReason, ReplyFailed, Sent, Stage
+from octa_conformance.protocol.stages import TRANSITIONS, Trigger, next_stage
 from octa_conformance.protocol.violations import KEEP_FIRST, KEEP_LAST
 
 DIALECTS = [Dialect.V0_2_0, Dialect.V0_2_1]
@@ -81,6 +83,15 @@ def one(events: list[Event]) -> Received:
     return r
 
 
+def refusal(events: list[Event]) -> tuple[Received, ReplyFailed]:
+    """The events are exactly an Error answering a command and the ReplyFailed it makes."""
+    r, failed = events
+    assert isinstance(r, Received) and isinstance(r.frame, ErrorReply)
+    assert isinstance(failed, ReplyFailed) and failed.reason is FailReason.REFUSED
+    assert failed.sent is r.answers and failed.error is r.frame
+    return r, failed
+
+
 def violation(events: list[Event], kind: Kind, *needles: str) -> Violation:
     """Exactly one violation, of ``kind``, whose message names the needles."""
     (v,) = violations(events)
@@ -112,9 +123,9 @@ def start(s: HostSession, ident: str, params: str = "true") -> Received:
 
 def test_handshake_pairs_replies_with_commands(dialect: Dialect) -> None:
     s = HostSession(dialect)
-    data = s.send(HelloCommand("0.2.1"))
-    assert data == encode_command(HelloCommand("0.2.1"), dialect)
-    assert s.hello_sent
+    sent = s.send(HelloCommand("0.2.1"))
+    assert sent.data == encode_command(HelloCommand("0.2.1"), dialect)
+    assert s.stage is Stage.HELLO_SENT
     r = one(feed(s, HelloReply(">=0.2.0, <0.3", ("x",))))
     assert r.frame == HelloReply(">=0.2.0, <0.3", ("x",))
     assert r.raw == wire(s, r.frame).rstrip(b"\n")
@@ -124,12 +135,12 @@ def test_handshake_pairs_replies_with_commands(dialect: Dialect) -> None:
     assert r.execution is None
     assert not s.pending
 
-    assert s.send(SchemaCommand()) == b'{"type":"Schema"}\n'
+    assert s.send(SchemaCommand()).data == b'{"type":"Schema"}\n'
     r = one(feed(s, SchemaReply("shell")))
     assert r.answers is not None
     assert r.answers.command == SchemaCommand()
     assert r.answers.seq == 1
-    assert not s.pending and s.sent == 2
+    assert not s.pending and s.lines_sent == 2
 
 
 def test_pipelined_handshake_in_one_chunk(dialect: Dialect) -> None:
@@ -158,11 +169,205 @@ def test_reply_split_across_chunks(dialect: Dialect) -> None:
 def test_error_answers_a_pending_hello(dialect: Dialect) -> None:
     s = HostSession(dialect)
     s.send(HelloCommand("0.1.0"))
-    r = one(feed(s, ErrorReply("protocol_error", "Version mismatch")))
+    r, _ = refusal(feed(s, ErrorReply("protocol_error", "Version mismatch")))
     assert r.answers is not None
     assert isinstance(r.answers.command, HelloCommand)
     assert r.execution is None
     assert not s.pending
+
+
+# --- the stages: a named state machine (docs/protocol.md §4) ----------------------------
+
+
+def test_send_returns_its_entry(dialect: Dialect) -> None:
+    s = ready(dialect)
+    cmd = ExecuteCommand("echo hi")
+    sent = s.send(cmd)
+    assert isinstance(sent, Sent)
+    assert sent.command is cmd and sent.data == encode_command(cmd, dialect)
+    assert sent.seq == 2 and sent.stage is Stage.READY and sent.in_stage
+    assert sent.execution is s.executions[0] and sent.execution.command is cmd
+    assert s.pending == (sent,)
+    r = one(feed(s, Started("a")))
+    assert r.answers is sent and r.execution is sent.execution
+    assert s.send(SchemaCommand()).execution is None  # only an Execute has one
+
+
+def test_each_stage_of_a_whole_session(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    seen = [s.stage]
+    s.send(HelloCommand("0.2.1"))
+    seen.append(s.stage)
+    feed(s, HelloReply("0.2.1"))
+    seen.append(s.stage)
+    s.send(SchemaCommand())
+    seen.append(s.stage)
+    feed(s, SchemaReply("k"))
+    seen.append(s.stage)
+    start(s, "a")
+    feed(s, ExitStatus("a", 0))
+    seen.append(s.stage)
+    s.send(ShutdownCommand())
+    seen.append(s.stage)
+    feed(s, ShutdownReply("bye"))
+    seen.append(s.stage)
+    s.receive_eof()
+    seen.append(s.stage)
+    assert seen == [
+        Stage.CONNECTED,
+        Stage.HELLO_SENT,
+        Stage.HELLO_DONE,
+        Stage.SCHEMA_SENT,
+        Stage.READY,
+        Stage.READY,
+        Stage.SHUTDOWN_SENT,
+        Stage.SHUT_DOWN,
+        Stage.CLOSED,
+    ]
+    assert not s.out_of_stage
+
+
+def test_a_pipelined_handshake_moves_on_sending(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    s.send(SchemaCommand())
+    assert s.stage is Stage.SCHEMA_SENT
+    assert s.send(ExecuteCommand("x")).in_stage and s.stage is Stage.READY
+    feed(s, HelloReply("0.2.1"), SchemaReply("k"))  # late answers move nothing back
+    assert s.stage is Stage.READY and not s.out_of_stage
+
+
+def test_execute_before_hello_is_sent_and_recorded_not_refused(dialect: Dialect) -> None:
+    """The harness sends out of order on purpose: the plugin's reaction is judged."""
+    s = HostSession(dialect)
+    sent = s.send(ExecuteCommand("touch marker"))
+    assert sent.data == encode_command(ExecuteCommand("touch marker"), dialect)
+    assert not sent.in_stage and sent.stage is Stage.CONNECTED
+    assert s.out_of_stage == [sent] and s.stage is Stage.CONNECTED
+    assert s.pending == (sent,) and sent.execution is s.executions[0]
+    r, failed = refusal(feed(s, ErrorReply("protocol_error", "Expected Hello command")))
+    assert failed.sent is sent and sent.execution.refused == r.frame
+    assert s.stage is Stage.CONNECTED  # a refused out-of-stage command moves nothing
+    s.send(HelloCommand("0.2.1"))
+    feed(s, HelloReply("0.2.1"))
+    assert s.stage is Stage.HELLO_DONE
+
+
+def test_execute_before_schema_is_out_of_stage(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    feed(s, HelloReply("0.2.1"))
+    sent = s.send(ExecuteCommand("x"))
+    assert not sent.in_stage and sent.stage is Stage.HELLO_DONE
+    refusal(feed(s, ErrorReply("protocol_error", "Expected Schema command")))
+    assert s.stage is Stage.HELLO_DONE
+
+
+def test_a_repeated_hello_is_out_of_stage_and_its_refusal_fails_nothing(
+    dialect: Dialect,
+) -> None:
+    s = ready(dialect)
+    second = s.send(HelloCommand("0.2.1"))
+    assert not second.in_stage and s.out_of_stage == [second]
+    _, failed = refusal(feed(s, ErrorReply("protocol_error", "Unexpected Hello command")))
+    assert failed.sent is second
+    assert s.stage is Stage.READY
+
+
+@pytest.mark.parametrize("name", ["Hello", "Schema"])
+def test_a_refused_handshake_command_fails_the_handshake(dialect: Dialect, name: str) -> None:
+    s = HostSession(dialect)
+    s.send(HelloCommand("0.2.1"))
+    if name == "Schema":
+        feed(s, HelloReply("0.2.1"))
+        s.send(SchemaCommand())
+    _, failed = refusal(feed(s, ErrorReply("protocol_error", "no")))
+    assert isinstance(failed.sent.command, HelloCommand if name == "Hello" else SchemaCommand)
+    assert s.stage is Stage.ERROR
+    assert s.send(ShutdownCommand()).in_stage  # Octa still says goodbye (§4.4)
+    assert s.stage is Stage.SHUTDOWN_SENT
+
+
+def test_a_malformed_answer_fails_the_waiting_command(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    hello = s.send(HelloCommand("0.2.1"))
+    events = s.receive_data(b"{not json\n")
+    v, failed = events
+    assert isinstance(v, Violation) and v.kind is Kind.INVALID_JSON
+    assert isinstance(failed, ReplyFailed) and failed.reason is FailReason.MALFORMED
+    assert failed.sent is hello and failed.violation is v and failed.error is None
+    assert not s.pending and s.stage is Stage.ERROR
+
+
+def test_a_malformed_line_never_takes_the_place_of_started(dialect: Dialect) -> None:
+    s = ready(dialect)
+    sent = s.send(ExecuteCommand("x"))
+    (v,) = s.receive_data(b"{not json\n")
+    assert isinstance(v, Violation) and s.pending == (sent,)
+    one(feed(s, Started("a")))
+
+
+def test_a_malformed_answer_to_a_raw_line_fails_nothing(dialect: Dialect) -> None:
+    s = ready(dialect)
+    s.send_raw(b"garbage\n")
+    (v,) = s.receive_data(b"more garbage\n")
+    assert isinstance(v, Violation) and not s.pending
+
+
+def test_eof_fails_every_command_still_waiting(dialect: Dialect) -> None:
+    s = ready(dialect)
+    start(s, "a")  # running: its Started came, nothing waits for an answer
+    execute = s.send(ExecuteCommand("y"))
+    s.send_raw(b"raw\n")  # a raw line: no command, no waiter
+    shutdown = s.send(ShutdownCommand())
+    events = s.receive_eof()
+    assert [type(e) for e in events] == [ReplyFailed, ReplyFailed, Closed]
+    assert [e.sent for e in events[:2]] == [execute, shutdown]  # type: ignore[union-attr]
+    assert all(e.reason is FailReason.CLOSED for e in events[:2])  # type: ignore[union-attr]
+    assert not s.pending and s.stage is Stage.CLOSED
+    assert s.receive_eof() == []
+
+
+def test_the_host_closing_fails_the_waiting_commands_once(dialect: Dialect) -> None:
+    s = HostSession(dialect)
+    hello = s.send(HelloCommand("0.2.1"))
+    (failed,) = s.close()
+    assert failed.sent is hello and failed.reason is FailReason.CLOSED
+    assert s.stage is Stage.CLOSED
+    assert s.close() == [] and s.receive_eof() == []
+
+
+@pytest.mark.parametrize(
+    "before", [[], ["Hello"], ["Hello", "Schema"]], ids=["connected", "hello", "schema"]
+)
+def test_shutdown_is_in_stage_in_any_stage_once(dialect: Dialect, before: list[str]) -> None:
+    s = HostSession(dialect)
+    for name in before:
+        s.send(HelloCommand("0.2.1") if name == "Hello" else SchemaCommand())
+    assert s.send(ShutdownCommand()).in_stage and s.stage is Stage.SHUTDOWN_SENT
+    again = s.send(ShutdownCommand())
+    assert not again.in_stage and s.out_of_stage == [again]
+    assert not s.send(ExecuteCommand("x")).in_stage
+
+
+def test_any_shutdown_frame_means_nothing_may_follow(dialect: Dialect) -> None:
+    s = ready(dialect)
+    events = feed(s, ShutdownReply("unasked"), Stdout("a", "x"))
+    assert Kind.UNSOLICITED in kinds(events) and Kind.FRAME_AFTER_SHUTDOWN in kinds(events)
+    assert s.stage is Stage.SHUT_DOWN
+
+
+def test_the_transition_table() -> None:
+    for stage in Stage:
+        if stage is not Stage.CLOSED:
+            assert next_stage(stage, Trigger.CLOSE) is Stage.CLOSED
+            assert next_stage(stage, Trigger.SHUTDOWN_ACKED) is Stage.SHUT_DOWN
+    assert not [key for key in TRANSITIONS if key[0] is Stage.CLOSED]  # the end
+    assert next_stage(Stage.CONNECTED, Trigger.SEND_EXECUTE) is None
+    assert next_stage(Stage.READY, Trigger.SEND_HELLO) is None
+    assert next_stage(Stage.SHUTDOWN_SENT, Trigger.SEND_SHUTDOWN) is None
+    reachable = {Stage.CONNECTED} | set(TRANSITIONS.values())
+    assert reachable == set(Stage)
 
 
 # --- execution: pairing and routing ---------------------------------------------------
@@ -251,8 +456,9 @@ def test_started_pairs_by_order_not_by_anything_else(dialect: Dialect) -> None:
 def test_error_answering_a_pending_execute_marks_it_refused(dialect: Dialect) -> None:
     s = ready(dialect)
     s.send(ExecuteCommand("x"))
-    r = one(feed(s, ErrorReply("e1", "Expected Started response")))
+    r, failed = refusal(feed(s, ErrorReply("e1", "Expected Started response")))
     (ex,) = s.executions
+    assert failed.sent.execution is ex
     assert r.execution is ex
     assert r.answers is not None and r.answers.execution is ex
     assert ex.refused == ErrorReply("e1", "Expected Started response")
@@ -336,7 +542,7 @@ def test_an_unanswered_raw_line_does_not_block_replies(dialect: Dialect) -> None
     r = one(feed(s, HelloReply("0.2.1")))
     assert isinstance(r.answers.command, HelloCommand) and not s.pending
     s.send(ExecuteCommand("x"))  # an Error now answers the Execute again
-    r = one(feed(s, ErrorReply("protocol_error", "Expected Schema command")))
+    refusal(feed(s, ErrorReply("protocol_error", "Expected Schema command")))
     assert s.executions[0].refused is not None
 
 
@@ -378,11 +584,15 @@ def test_frame_too_long_through_the_session() -> None:
     s.send(HelloCommand("0.2.1"))
     big = encode_response(HelloReply("x" * 100))
     events = s.receive_data(big[:30]) + s.receive_data(big[30:])
-    (v,) = events
+    v, failed = events
     assert isinstance(v, Violation)
     assert v.kind is Kind.FRAME_TOO_LONG and v.size == len(big) - 1
+    # like Octa, the host took the broken line for the answer to Hello
+    assert isinstance(failed, ReplyFailed) and failed.reason is FailReason.MALFORMED
+    assert failed.violation is v and s.stage is Stage.ERROR
     assert s.framer.buffered == 0
-    one(feed(s, HelloReply("0.2.1")))  # resynced
+    s.send(ShutdownCommand())
+    one(feed(s, ShutdownReply("bye")))  # resynced
 
 
 def test_output_beyond_the_kept_limit_is_counted(
@@ -565,7 +775,7 @@ def test_frame_after_shutdown(dialect: Dialect, after: Response) -> None:
     s.send(ShutdownCommand())
     r = one(feed(s, ShutdownReply("Plugin shutting down")))
     assert r.answers is not None and isinstance(r.answers.command, ShutdownCommand)
-    assert s.shutdown_acked
+    assert s.stage is Stage.SHUT_DOWN
     events = feed(s, after)
     ks = kinds(events)
     assert ks[0] is Kind.FRAME_AFTER_SHUTDOWN
@@ -592,7 +802,7 @@ def test_terminal_frames_before_the_shutdown_ack_are_fine(dialect: Dialect) -> N
 def test_receive_eof_yields_closed(dialect: Dialect) -> None:
     s = ready(dialect)
     assert s.receive_eof() == [Closed()]
-    assert s.closed
+    assert s.stage is Stage.CLOSED
     assert s.receive_eof() == []
 
 
@@ -705,7 +915,8 @@ def test_random_valid_session(plan: Plan) -> None:
 
     def send_next() -> None:
         nonlocal sent
-        assert s.send(plan.commands[sent]) == encode_command(plan.commands[sent], plan.dialect)
+        entry = s.send(plan.commands[sent])
+        assert entry.data == encode_command(plan.commands[sent], plan.dialect)
         sent += 1
 
     for chunk in plan.chunks:
@@ -716,6 +927,7 @@ def test_random_valid_session(plan: Plan) -> None:
         assert s.framer.buffered <= s.framer.max_frame
     while sent < len(plan.commands):
         send_next()
+    assert s.stage is Stage.SHUT_DOWN and not s.out_of_stage
     events += s.receive_eof()
 
     assert violations(events) == []
@@ -743,7 +955,8 @@ def test_random_valid_session(plan: Plan) -> None:
             assert r.execution is None
     assert s.ids == [ident for ident, _ in plan.execs]
     assert not s.pending
-    assert s.shutdown_acked
+    assert s.stage is Stage.CLOSED
+    assert not [e for e in events if isinstance(e, ReplyFailed)]
 
 
 # --- robustness: arbitrary input never raises ---------------------------------------
@@ -795,7 +1008,7 @@ def test_arbitrary_sessions_never_raise(dialect: Dialect, script: list[object]) 
     assert events[-1] == Closed()
     assert sum(isinstance(e, Closed) for e in events) == 1
     for e in events:
-        assert isinstance(e, Received | Violation | Closed)
+        assert isinstance(e, Received | Violation | Closed | ReplyFailed)
         if isinstance(e, Violation):
             str(e)
     for k, ex in enumerate(s.executions):

@@ -1,18 +1,21 @@
 """The host side of a plugin session as a sans-IO state machine (docs/protocol.md §4).
 
-Like h11: ``send(command)`` gives the bytes to write, ``receive_data(bytes)`` gives the
-events they produce. Nothing here reads a socket or waits. The session pairs the k-th
-``Started`` with the k-th ``Execute``, routes frames by id, and reports every deviation
-from the protocol as a :class:`Violation` event instead of raising; it also keeps every
-violation in ``violations`` (a :class:`ViolationLog`), the evidence the checks judge by.
+Like h11: ``send(command)`` registers a command and returns its :class:`Sent` entry (the
+bytes to write, the command, its :class:`Execution` if it is an ``Execute``);
+``receive_data(bytes)`` and ``receive_eof()`` return the events the plugin's bytes produce.
+Nothing here reads a socket or waits. The session holds every protocol rule: it moves
+through the named :class:`~octa_conformance.protocol.stages.Stage` s of the protocol, pairs
+each answer with the line it answers (the k-th ``Started`` with the k-th ``Execute``),
+routes frames by id, says when a command's answer failed (:class:`ReplyFailed`), and
+reports every deviation from the protocol as a :class:`Violation` event instead of raising;
+it also keeps every violation in ``violations`` (a :class:`ViolationLog`), the evidence the
+checks judge by.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from dataclasses import dataclass, field
-from typing import ClassVar
 
 from octa_conformance.config import DEFAULT_MAX_FRAME
 from octa_conformance.protocol.codec import (
@@ -22,6 +25,17 @@ from octa_conformance.protocol.codec import (
     response_from_object,
 )
 from octa_conformance.protocol.dialect import Dialect
+from octa_conformance.protocol.events import (
+    RAW_KEPT,
+    Closed,
+    Event,
+    Execution,
+    FailReason,
+    RawLine,
+    Received,
+    ReplyFailed,
+    Sent,
+)
 from octa_conformance.protocol.framing import LineFramer
 from octa_conformance.protocol.messages import (
     SESSION_ERROR_IDS,
@@ -38,6 +52,7 @@ from octa_conformance.protocol.messages import (
     ShutdownReply,
     Started,
 )
+from octa_conformance.protocol.stages import Stage, Trigger, next_stage, send_trigger
 from octa_conformance.protocol.violations import Kind, Violation, ViolationLog
 
 MAX_KEPT_FRAMES = 200_000  # output frames kept per execution; a flood beyond is counted
@@ -53,109 +68,94 @@ REPLY_TO: dict[type, type] = {
 }
 
 
-@dataclass(frozen=True)
-class RawLine:
-    """A line the host wrote as raw bytes (``send_raw``): only an ``Error`` answers it."""
-
-    data: bytes  # the line without its newline, cut to RAW_KEPT bytes
-    TYPE: ClassVar[str] = "raw line"
-
-
-RAW_KEPT = 200  # bytes of a raw line kept for messages
-
-
-@dataclass(eq=False)
-class Pending:
-    """A command (or raw line) sent and not yet answered."""
-
-    seq: int  # position among all commands and raw lines sent in this session
-    command: Command | RawLine
-    execution: Execution | None = None
-
-
-@dataclass(eq=False)
-class Execution:
-    """One ``Execute`` and everything the plugin said about it."""
-
-    index: int  # the k-th Execute of the session, from 0
-    command: ExecuteCommand
-    id: str | None = None
-    frames: list[Response] = field(default_factory=list)
-    terminal: ExitStatus | ErrorReply | None = None
-    refused: ErrorReply | None = None  # answered by Error instead of Started
-    dropped: int = 0  # output frames not kept (beyond MAX_KEPT_FRAMES)
-    late_terminals: int = 0  # terminal frames for its id after the first (all counted)
-    # The first terminal frame for this running execution that could not be decoded: Octa
-    # drops it, so (unless a good terminal frame follows) the command never ends for Octa.
-    lost: Violation | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.terminal is not None or self.refused is not None
-
-
-@dataclass(frozen=True, eq=False)
-class Received:
-    """A well-formed frame from the plugin and what the session made of it."""
-
-    frame: Response
-    raw: bytes
-    answers: Pending | None = None  # the command this frame directly answers
-    execution: Execution | None = None  # the execution this frame belongs to
-
-
-@dataclass(frozen=True)
-class Closed:
-    """The plugin closed its side of the connection."""
-
-
-Event = Received | Violation | Closed
-
-
 class HostSession:
-    """Host-side protocol state for one connection."""
+    """Host-side protocol state for one connection.
+
+    Public state: ``stage`` (a :class:`Stage`), ``pending`` (what waits for its answer),
+    ``executions`` (every ``Execute`` sent, in order), ``ids``, ``execution_for(id)``,
+    ``out_of_stage`` (commands sent in a stage that does not expect them) and
+    ``violations``.
+    """
 
     def __init__(
         self, dialect: Dialect = Dialect.V0_2_1, max_frame: int = DEFAULT_MAX_FRAME
     ) -> None:
         self.dialect = dialect
         self.framer = LineFramer(max_frame)
-        self.pending: deque[Pending] = deque()
-        self.executions: list[Execution] = []
-        self.sent = 0
-        self.hello_sent = False
-        self.shutdown_acked = False
-        self.closed = False
+        self.executions: list[Execution] = []  # every Execute sent, in order
+        self.out_of_stage: list[Sent] = []  # commands sent where their stage did not allow
+        self.lines_sent = 0  # commands and raw lines sent so far
         self.violations = ViolationLog()  # every violation reported, for the checks
+        self._stage = Stage.CONNECTED
+        self._pending: deque[Sent] = deque()
         self._by_id: dict[str, list[Execution]] = {}
         self._raw_tail = b""  # the start of a raw line not yet ended by a newline
         self._long_line_reported = False  # the line being skipped was reported already
 
+    # --- state --------------------------------------------------------------------
+
+    @property
+    def stage(self) -> Stage:
+        """Where the session is (docs/protocol.md §4)."""
+        return self._stage
+
+    @property
+    def pending(self) -> tuple[Sent, ...]:
+        """The commands and raw lines sent and not yet answered, oldest first."""
+        return tuple(self._pending)
+
+    def execution_for(self, ident: str) -> Execution | None:
+        """The oldest unfinished execution named ``ident``, if any."""
+        for ex in self._by_id.get(ident, ()):
+            if not ex.done:
+                return ex
+        return None
+
+    @property
+    def ids(self) -> list[str]:
+        """Every id the plugin has named in ``Started``, in order."""
+        return [ex.id for ex in self.executions if ex.id is not None]
+
+    def _move(self, trigger: Trigger) -> bool:
+        """Apply ``trigger``; whether it moved the session (else it was out of stage)."""
+        stage = next_stage(self._stage, trigger)
+        if stage is None:
+            return False
+        self._stage = stage
+        return True
+
     # --- sending ------------------------------------------------------------------
 
-    def send(self, command: Command) -> bytes:
-        """Register ``command`` as sent and return its frame."""
-        pending = Pending(self.sent, command)
-        self.sent += 1
-        if isinstance(command, HelloCommand):
-            self.hello_sent = True
-        elif isinstance(command, ExecuteCommand):
-            pending.execution = Execution(len(self.executions), command)
-            self.executions.append(pending.execution)
-        self.pending.append(pending)
-        return encode_command(command, self.dialect)
+    def send(self, command: Command) -> Sent:
+        """Register ``command`` as sent; return its entry (``entry.data`` is to be written).
+
+        A command its stage does not expect (an ``Execute`` before the handshake, a second
+        ``Hello``) is sent all the same: it moves no stage and is listed in ``out_of_stage``.
+        """
+        stage = self._stage
+        sent = Sent(self.lines_sent, command, encode_command(command, self.dialect), stage=stage)
+        self.lines_sent += 1
+        sent.in_stage = self._move(send_trigger(command))
+        if not sent.in_stage:
+            self.out_of_stage.append(sent)
+        if isinstance(command, ExecuteCommand):
+            sent.execution = Execution(len(self.executions), command)
+            self.executions.append(sent.execution)
+        self._pending.append(sent)
+        return sent
 
     def send_raw(self, data: bytes) -> bytes:
         """Register raw bytes as sent and return them.
 
         Each line they end is pending like a command: the SDK answers a line it cannot
         use with an ``Error`` (in order), and that ``Error`` must not be taken for the
-        refusal of a command sent after it.
+        refusal of a command sent after it. Raw lines move no stage.
         """
         *ended, tail = (self._raw_tail + data).split(b"\n")
         for line in ended:
-            self.pending.append(Pending(self.sent, RawLine(line[:RAW_KEPT])))
-            self.sent += 1
+            raw = RawLine(line[:RAW_KEPT])
+            self._pending.append(Sent(self.lines_sent, raw, stage=self._stage, in_stage=False))
+            self.lines_sent += 1
         self._raw_tail = tail[:RAW_KEPT]
         return data
 
@@ -182,7 +182,7 @@ class HostSession:
                 " bytes so far and no newline yet; it is skipped up to its newline)",
                 head,
             )
-            events.append(Violation(v.kind, v.message, v.data, size))
+            self._malformed(Violation(v.kind, v.message, v.data, size), events)
         return self._logged(events)
 
     def _logged(self, events: list[Event]) -> list[Event]:
@@ -205,44 +205,41 @@ class HostSession:
         return False
 
     def receive_eof(self) -> list[Event]:
-        """The plugin closed the connection."""
+        """The plugin closed the connection: what its last bytes complete, a
+        :class:`ReplyFailed` for every command still waiting, then :class:`Closed`."""
         events: list[Event] = []
-        if self.closed:
+        if self._stage is Stage.CLOSED:
             return events
         for item in self.framer.eof():
             if not self._reported_early(item):
                 self._handle(item, events)
-        self.closed = True
+        events.extend(self.close())
         events.append(Closed())
         return self._logged(events)
 
-    def execution_for(self, ident: str) -> Execution | None:
-        """The oldest unfinished execution named ``ident``, if any."""
-        for ex in self._by_id.get(ident, ()):
-            if not ex.done:
-                return ex
-        return None
-
-    @property
-    def ids(self) -> list[str]:
-        """Every id the plugin has named in ``Started``, in order."""
-        return [ex.id for ex in self.executions if ex.id is not None]
+    def close(self) -> list[ReplyFailed]:
+        """The connection ended (the host may close it too): no answer can come any more.
+        Returns a :class:`ReplyFailed` for every command still waiting. Idempotent."""
+        self._move(Trigger.CLOSE)
+        waiting = [p for p in self._pending if not isinstance(p.command, RawLine)]
+        self._pending.clear()
+        return [ReplyFailed(p, FailReason.CLOSED) for p in waiting]
 
     # --- internals ----------------------------------------------------------------
 
     def _handle(self, item: bytes | Violation, events: list[Event]) -> None:
         if isinstance(item, Violation):
-            events.append(item)
+            self._malformed(item, events)
             return
         obj = parse_object(item)
         if type(obj) is not dict:
-            events.append(obj)  # type: ignore[arg-type]
+            self._malformed(obj, events)  # type: ignore[arg-type]
             return
         frame = response_from_object(obj, item, self.dialect)
         if isinstance(frame, Violation):
-            events.append(self._undecodable(frame, obj))
+            self._malformed(self._undecodable(frame, obj), events)
             return
-        if self.shutdown_acked:
+        if self._stage is Stage.SHUT_DOWN:
             events.append(
                 self._violation(
                     Kind.FRAME_AFTER_SHUTDOWN,
@@ -251,7 +248,7 @@ class HostSession:
                     frame,
                 )
             )
-        elif self.sent == 0:  # a reply to a command sent before Hello is no violation
+        elif self.lines_sent == 0:  # a reply to a command sent before Hello is no violation
             events.append(
                 self._violation(
                     Kind.SENT_BEFORE_HELLO,
@@ -269,6 +266,28 @@ class HostSession:
             events.extend(self._on_output(frame, item))
         else:
             events.extend(self._on_reply(frame, item))
+
+    def _malformed(self, v: Violation, events: list[Event]) -> None:
+        """Report a line that is no frame (``v``); like Octa, take it for the (failed)
+        answer to a waiting ``Hello``, ``Schema`` or ``Shutdown``, or for the answer to a
+        raw line. An ``Execute`` keeps waiting for its ``Started``."""
+        events.append(v)
+        head = self._pending[0] if self._pending else None
+        if head is None or isinstance(head.command, ExecuteCommand):
+            return
+        self._pending.popleft()
+        if not isinstance(head.command, RawLine):  # a broken answer to a broken line
+            self._answered(head, ok=False)
+            events.append(ReplyFailed(head, FailReason.MALFORMED, violation=v))
+
+    def _answered(self, sent: Sent, *, ok: bool) -> None:
+        """Move the stage for the answer to ``sent`` (good or failed), if it was in stage."""
+        if not sent.in_stage:
+            return
+        if isinstance(sent.command, HelloCommand):
+            self._move(Trigger.HELLO_ANSWERED if ok else Trigger.HELLO_FAILED)
+        elif isinstance(sent.command, SchemaCommand):
+            self._move(Trigger.SCHEMA_ANSWERED if ok else Trigger.SCHEMA_FAILED)
 
     def _undecodable(self, v: Violation, obj: dict[str, object]) -> Violation:
         """A frame that parsed as JSON but not as a response: note the id it names.
@@ -304,12 +323,12 @@ class HostSession:
 
     def _take_pending(
         self, want: type, frame: Response, raw: bytes
-    ) -> tuple[Pending | None, list[Event]]:
+    ) -> tuple[Sent | None, list[Event]]:
         """Pop the pending command that ``frame`` answers: the oldest one it fits."""
         events: list[Event] = []
-        for i, p in enumerate(self.pending):
+        for i, p in enumerate(self._pending):
             if isinstance(p.command, want):
-                earlier = [q.command for q in list(self.pending)[:i]]
+                earlier = [q.command for q in list(self._pending)[:i]]
                 first = next((c for c in earlier if not isinstance(c, RawLine)), None)
                 if first is not None:
                     events.append(
@@ -321,10 +340,10 @@ class HostSession:
                             frame,
                         )
                     )
-                    del self.pending[i]
+                    del self._pending[i]
                 else:  # raw lines before it went unanswered: no Error will come for them
                     for _ in range(i + 1):
-                        self.pending.popleft()
+                        self._pending.popleft()
                 return p, events
         events.append(
             self._violation(
@@ -396,22 +415,28 @@ class HostSession:
             return [Received(frame, raw, None, ex)]
         if frame.id in self._by_id:
             return [self._unknown(frame, raw), Received(frame, raw)]  # after its terminal
-        if self.pending:
+        if self._pending:
             # An Error answers the oldest unanswered command (Hello, Schema, Execute...)
             # or raw line.
-            pending = self.pending.popleft()
-            if pending.execution is not None:
-                pending.execution.refused = frame
-                pending.execution.frames.append(frame)
-            return [Received(frame, raw, pending, pending.execution)]
+            sent = self._pending.popleft()
+            if sent.execution is not None:
+                sent.execution.refused = frame
+                sent.execution.frames.append(frame)
+            events: list[Event] = [Received(frame, raw, sent, sent.execution)]
+            if not isinstance(sent.command, RawLine):
+                self._answered(sent, ok=False)
+                events.append(ReplyFailed(sent, FailReason.REFUSED, error=frame))
+            return events
         if frame.id in SESSION_ERROR_IDS:
             return [Received(frame, raw)]  # answers a raw line the host sent
         return [self._unknown(frame, raw), Received(frame, raw)]
 
     def _on_reply(self, frame: Response, raw: bytes) -> list[Event]:
         want = next(c for c, r in REPLY_TO.items() if isinstance(frame, r))
-        pending, events = self._take_pending(want, frame, raw)
+        sent, events = self._take_pending(want, frame, raw)
         if isinstance(frame, ShutdownReply):
-            self.shutdown_acked = True
-        events.append(Received(frame, raw, pending))
+            self._move(Trigger.SHUTDOWN_ACKED)  # answered or not: nothing may follow it
+        elif sent is not None:
+            self._answered(sent, ok=True)
+        events.append(Received(frame, raw, sent))
         return events
