@@ -100,6 +100,7 @@ class FakeOcta:
         self._events = EventBacklog()
         self._closed = asyncio.get_running_loop().create_future()
         self._stopped = False  # close() was called: incoming bytes are ignored
+        self._flooded: str | None = None  # why the host stopped reading a flood
         self._connection = StreamConnection(
             reader,
             writer,
@@ -222,6 +223,8 @@ class FakeOcta:
         Waits a little for the exit: a crashing plugin's connection closes just before its
         process can be reaped, and "it crashed" is what the plugin author needs to read.
         """
+        if self._flooded is not None:
+            return f"; {self._flooded}"
         if self.process is None:
             return ""
         code = await self.process.wait_exit(self.timeouts.poll * 50)
@@ -349,7 +352,8 @@ class FakeOcta:
     def _on_flood(self, lines: int) -> None:
         """The plugin floods the connection (connection.py): say so, and end the plugin
         rather than read on; the waits end as the connection does."""
-        self.transcript.note(flood_note(lines, killed=self.process is not None))
+        self._flooded = flood_note(lines, killed=self.process is not None)
+        self.transcript.note(self._flooded)
         if self.process is not None:
             self.process.send_signal(signal.SIGKILL)
 
