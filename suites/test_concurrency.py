@@ -18,16 +18,15 @@ command with the same constant id fails them whatever its command language.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import uuid
 
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
 from octa_conformance.host import FakeOcta, PluginRefused, Run, RunResult
+from octa_conformance.property_checks import PluginProperty
 from octa_conformance.protocol import Kind
 from octa_conformance.suite_helpers import describe_opaque, opaque_refused
 from octa_conformance.wording import describe_ending, short
@@ -230,30 +229,30 @@ SCHEDULES = st.lists(
 )
 
 
-class _Session:
-    """One plugin session shared by all examples of the property test."""
+class _IdsSeen:
+    """The ids the session has named so far, and by which Execute of which schedule."""
 
-    def __init__(self, octa: CheckContext, host: FakeOcta) -> None:
+    def __init__(self, octa: CheckContext) -> None:
         self.octa = octa
-        self.host = host
         self.echo = octa.has_probe("echo")
         self.opaque = None if self.echo else describe_opaque(octa)
-        self.first_seen: dict[str, tuple[int, int]] = {}  # id -> (Execute #, example #)
-        self.examples = 0
-        self.outcomes: dict[str, BaseException | None] = {}
+        self.first_seen: dict[str, tuple[int, int]] = {}  # id -> (Execute #, schedule #)
+        self.schedules = 0
 
     def params(self, text: str) -> str:
         """The echo probe of ``text`` if configured, else the opaque command."""
         return self.octa.probe("echo", text=text) if self.echo else self.octa.opaque()
 
-    async def run(self, schedule: list[tuple[list[str], str]]) -> None:
+    async def run(self, host: FakeOcta, schedule: list[tuple[list[str], str]]) -> None:
         """Run one schedule on the shared session; fail if an id is ever reused."""
-        self.examples += 1
+        if len(host.runs) + sum(len(t) for t, _ in schedule) > MAX_COMMANDS:
+            return  # the session's command budget is spent
+        self.schedules += 1
         runs: list[Run] = []
         inflight: list[Run] = []
         for texts, mode in schedule:
             for text in texts:
-                run = await self.host.execute(self.params(text))
+                run = await host.execute(self.params(text))
                 runs.append(run)
                 inflight.append(run)
                 if mode == "one by one":
@@ -271,14 +270,14 @@ class _Session:
                     f"Started{{id: {run.id!r}}}",
                 )
             if run.id in self.first_seen:
-                m, example = self.first_seen[run.id]
+                m, schedule_no = self.first_seen[run.id]
                 fail(
-                    f"a fresh id for Execute #{n} of the session (schedule #{self.examples})",
-                    f"id {run.id!r}, already named by Execute #{m} (schedule #{example})",
+                    f"a fresh id for Execute #{n} of the session (schedule #{self.schedules})",
+                    f"id {run.id!r}, already named by Execute #{m} (schedule #{schedule_no})",
                     "never reuse an id within a session, not even after its command ended",
                 )
-            self.first_seen[run.id] = (n, self.examples)
-        dup = [v for v in self.host.violations if v.kind is Kind.DUPLICATE_ID]
+            self.first_seen[run.id] = (n, self.schedules)
+        dup = [v for v in host.violations if v.kind is Kind.DUPLICATE_ID]
         expect(not dup, "no Started reusing an id", lambda: str(dup[0]))
 
 
@@ -297,42 +296,19 @@ async def test_ids_unique_session(octa: CheckContext) -> None:
 
     Hypothesis draws schedules (batches of 1-8 commands, run one by one, together, or left
     running while the next batch is sent); all of them run in ONE session of one plugin
-    process, at most 220 commands in all. The commands are ``echo`` probes of a few texts if
-    that probe is configured, else the opaque command. The failure names the schedule that
-    was running and the earlier command that first had the id.
+    process, at most 220 commands in all (no shrinking: the session has a history). The
+    commands are ``echo`` probes of a few texts if that probe is configured, else the opaque
+    command. The failure names the schedule that was running and the earlier command that
+    first had the id.
     """
-    host = await octa.ready()
-    session = _Session(octa, host)
-    loop = asyncio.get_running_loop()
-
-    # Hypothesis calls a plain function; it runs in a worker thread and hands each
-    # schedule to this check's event loop, which owns the plugin session.
-    @settings(
+    ids = _IdsSeen(octa)
+    prop: PluginProperty[list[tuple[list[str], str]]] = PluginProperty(
+        octa,
+        expected="every Execute of the session named by an id not used before in it",
         max_examples=MAX_EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        phases=(Phase.explicit, Phase.generate),  # no shrinking: the session has a history
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
+        respawn=False,
+        example_timeout=octa.timeouts.command,
     )
-    @given(schedule=SCHEDULES)
-    def property_no_id_reused(schedule: list[tuple[list[str], str]]) -> None:
-        key = repr(schedule)
-        if key in session.outcomes:  # hypothesis replays the failing example: same verdict
-            error = session.outcomes[key]
-            if error is not None:
-                raise error
-            return
-        if len(host.runs) + sum(len(t) for t, _ in schedule) > MAX_COMMANDS:
-            session.outcomes[key] = None
-            return  # the session's command budget is spent
-        try:  # every wait inside is bounded by octa.timeouts
-            asyncio.run_coroutine_threadsafe(session.run(schedule), loop).result()
-        except BaseException as e:
-            session.outcomes[key] = e
-            raise
-        session.outcomes[key] = None
-
-    await asyncio.to_thread(property_no_id_reused)
-    octa.note(f"{len(host.runs)} commands in {session.examples} schedules")
+    await prop.run(SCHEDULES, ids.run)
+    if prop.host is not None:
+        octa.note(f"{len(prop.host.runs)} commands in {ids.schedules} schedules")

@@ -27,21 +27,17 @@ the first one closed (the SDK's listener does; Octa never needs it).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from octa_conformance.checking import CheckFailure, check, check_id_of, fail
-from octa_conformance.context import CheckContext, PluginInfo
-from octa_conformance.errors import LaunchError, OctaConformanceError
+from octa_conformance.checking import check, fail
+from octa_conformance.context import CheckContext
+from octa_conformance.errors import LaunchError
 from octa_conformance.host import ConnectionClosed, FakeOcta, HostError, PluginRefused, ReplyTimeout
+from octa_conformance.property_checks import PluginProperty
 from octa_conformance.protocol import (
     DECODE_KINDS,
     Closed,
@@ -57,15 +53,21 @@ from octa_conformance.protocol import (
     decode_command,
     encode_command,
 )
-from octa_conformance.pytest_plugin import CONTEXT_KEY
-from octa_conformance.settings import RunOptions
+from octa_conformance.protocol.codec import command_to_json
+from octa_conformance.protocol.fields import EXECUTE_FIELDS, HELLO_FIELDS, Field
+from octa_conformance.protocol_strategies import (
+    CHARS,
+    JSON_VALUES,
+    WRONG_VALUES,
+    payloads,
+    wrong_values,
+)
 from octa_conformance.suite_helpers import session_still_works
 from octa_conformance.supervisor import SESSION_ENV_VAR
 from octa_conformance.wording import describe_event
 
 FUZZ_EXECUTE_EXAMPLES = 30
 FUZZ_LINES_EXAMPLES = 40
-SHRINK_RUNS = 40  # examples run for real after the first failure, to bound shrinking
 MIB = 1024 * 1024
 
 
@@ -82,11 +84,6 @@ def abbreviate(value: Any, limit: int = 60) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(abbreviate(v) for v in value) + "]"
     return repr(value)
-
-
-def digest(*parts: Any) -> str:
-    """A short key that tells generated examples apart."""
-    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- the simple checks -----------------------------------------------------------------
@@ -175,12 +172,8 @@ async def test_missing_fields(octa: CheckContext) -> None:
         params = octa.probe("echo", text="incomplete Execute")
     else:
         params = octa.opaque()
-    payload = {
-        octa.dialect.execute_field: params,
-        "args": [],
-        "vars": {},
-        "dry": False,
-    }
+    payload = command_to_json(ExecuteCommand(params), octa.dialect)["payload"]
+    del payload["dir"], payload["envs"]
     line = json.dumps({"type": "Execute", "payload": payload}).encode() + b"\n"
     await refused_then_still_working(
         octa,
@@ -193,228 +186,7 @@ async def test_missing_fields(octa: CheckContext) -> None:
 
 
 # --- property tests: one plugin process shared by all examples ----------------------------
-
-
-class FuzzSession:
-    """Runs hypothesis examples against one shared plugin, on an event loop of its own.
-
-    Hypothesis drives a synchronous test function, so each example's coroutine runs to
-    completion on ``loop`` (bounded). The plugin is respawned only after an example failed
-    (so shrinking tests every candidate on a healthy plugin). Verdicts of failing examples
-    are remembered: hypothesis replays the final example and must see the same failure, and
-    after ``SHRINK_RUNS`` real runs past the first failure, unseen candidates count as passing
-    so that shrinking stops at the smallest failing example found so far.
-    """
-
-    def __init__(self, ctx: CheckContext, loop: asyncio.AbstractEventLoop) -> None:
-        self.ctx = ctx
-        self.loop = loop
-        self.host: FakeOcta | None = None
-        self.dirty = False  # the current plugin failed an example: use a fresh one next
-        self.previous = ""  # the example run before the current one
-        self.failures: dict[str, tuple[str, str, str, FakeOcta | None]] = {}
-        self.real_runs_after_failure = 0
-        self.retired: list[FakeOcta] = []
-
-    def run(self, coro: Awaitable[Any], bound: float) -> Any:
-        return self.loop.run_until_complete(asyncio.wait_for(coro, bound))
-
-    async def ensure(self) -> FakeOcta:
-        """The shared host, or a fresh plugin if the last one failed."""
-        host = self.host
-        if host is not None and not self.dirty:
-            if not host.plugin_closed and host.process.returncode is None:
-                return host
-            raise _Problem(
-                f"the plugin was found {self._state(host)} before this example, after it had"
-                f" passed the previous one ({self.previous})"
-            )
-        if host is not None:
-            await self.retire(host)
-            self.host = None
-        try:
-            self.host = host = await self.ctx.ready()
-        except OctaConformanceError as e:
-            raise _Problem(f"a fresh plugin process could not be started: {e}") from None
-        self.dirty = False
-        return host
-
-    async def retire(self, host: FakeOcta) -> None:
-        """Stop a failed plugin; keep its transcript out of the report unless it is needed."""
-        await host.close()
-        if host.process is not None:
-            await host.process.stop()
-            with contextlib.suppress(ValueError):
-                self.ctx.processes.remove(host.process)
-        with contextlib.suppress(ValueError):
-            self.ctx.hosts.remove(host)
-        self.retired.append(host)
-
-    @staticmethod
-    def _state(host: FakeOcta) -> str:
-        rc = host.process.returncode if host.process is not None else None
-        if rc is not None:
-            return f"dead (exit status {rc})"
-        if host.plugin_closed:
-            return "disconnected (it closed the connection)"
-        return "running"
-
-    def example(
-        self,
-        key: str,
-        shown: str,
-        body: Callable[[FakeOcta], Awaitable[None]],
-        kinds: frozenset[Kind] | None,
-        expected: str,
-    ) -> None:
-        """Run one example; raise :class:`CheckFailure` (naming the example) if it broke the
-        plugin. ``kinds``: violations that count (None: all of them).
-
-        There is a single ``raise`` for every failure, fresh or remembered: hypothesis tells
-        bugs apart by where they are raised, and must see one bug here.
-        """
-        record = self.failures.get(key)
-        if record is None:
-            record = self._run(key, shown, body, kinds, expected)
-        if record is not None:
-            raise self._failure(record)
-
-    def _run(
-        self,
-        key: str,
-        shown: str,
-        body: Callable[[FakeOcta], Awaitable[None]],
-        kinds: frozenset[Kind] | None,
-        expected: str,
-    ) -> tuple[str, str, str, FakeOcta | None] | None:
-        """Run an example not seen before; its failure record, or None if it passed."""
-        if self.failures:
-            if self.real_runs_after_failure >= SHRINK_RUNS:
-                return None  # shrinking budget spent: keep the smallest failure found so far
-            self.real_runs_after_failure += 1
-        bound = self.ctx.timeouts.reply * 3 + self.ctx.timeouts.connect
-        hosts: list[FakeOcta | None] = []
-
-        async def one() -> str | None:
-            host = await self.ensure()
-            hosts.append(host)
-            seen = host.violation_log.mark()
-            try:
-                await body(host)
-            except HostError as e:
-                problem = str(e)
-            else:
-                problem = None
-            broken = [v for v in host.violation_log.since(seen) if kinds is None or v.kind in kinds]
-            if broken:
-                problem = (problem + "; " if problem else "") + "; ".join(map(str, broken[:3]))
-            elif problem is None and host.plugin_closed:
-                problem = "the plugin closed the connection afterwards"
-            elif problem is None and host.process.returncode is not None:
-                problem = "the plugin process ended afterwards"
-            if problem is not None and host.plugin_closed:
-                # Did it die? A crash closes the connection as the process ends, so the
-                # exit shows within moments: a tenth of Octa's exit window, not all of it
-                # (a plugin that hung up and lives on must not cost a second per example).
-                await host.process.wait_exit(self.ctx.timeouts.exit / 10)
-            if problem is not None and host.process.returncode is not None:
-                problem += f" (the plugin process is {self._state(host)})"
-            return problem
-
-        try:
-            problem = self.run(one(), bound)
-        except _Problem as e:
-            problem = str(e)
-            hosts.append(self.host)
-        except asyncio.TimeoutError:
-            problem = f"the example did not finish within {bound:.1f} s"
-        self.previous = shown
-        if problem is None:
-            return None
-        self.dirty = True
-        record = (expected, f"{problem}; the example: {shown}", key, hosts[-1] if hosts else None)
-        self.failures[key] = record
-        return record
-
-    @staticmethod
-    def _failure(record: tuple[str, str, str, FakeOcta | None]) -> CheckFailure:
-        expected, got, _, host = record
-        err = CheckFailure(expected, got)
-        err.host = host  # type: ignore[attr-defined]
-        return err
-
-    def hypothesis(self, test: Callable[[], None]) -> None:
-        """Run the hypothesis test; on failure, show only the failing plugin's transcript."""
-        try:
-            test()
-        except CheckFailure as e:
-            host = getattr(e, "host", None)
-            if host is not None:
-                self.ctx.hosts[:] = [host]
-                self.ctx.processes[:] = [p for p in (host.process,) if p is not None]
-            raise
-
-    def final_check(self, what: str) -> None:
-        """After all examples, the shared session still runs commands."""
-        octa = self.ctx
-        host = self.host
-        if host is None:
-            return
-        if host.plugin_closed or host.process.returncode is not None:
-            fail(
-                f"the plugin still running and connected after {what}",
-                f"it is {self._state(host)}",
-            )
-        self.run(session_still_works(octa, host, what), octa.timeouts.reply * 3)
-
-    async def aclose(self) -> None:
-        """Stop the current plugin and everything the context holds (retired hosts are
-        closed already; they stay listed only for their transcripts)."""
-        if self.host is not None and self.host not in self.ctx.hosts:
-            await self.host.close()
-        if self.host is not None and self.host.process is not None:
-            await self.host.process.stop()
-        shown = list(self.ctx.hosts)
-        self.ctx.hosts[:] = [h for h in shown if h not in self.retired]
-        try:
-            await self.ctx.aclose()
-        finally:
-            self.ctx.hosts[:] = shown
-
-
-class _Problem(Exception):
-    """An example found the plugin already broken."""
-
-
-@contextlib.contextmanager
-def fuzz_session(
-    request: pytest.FixtureRequest, options: RunOptions, info: PluginInfo
-) -> Iterator[FuzzSession]:
-    """A check context and an event loop for a synchronous (hypothesis) check."""
-    ctx = CheckContext(options, info, check_id_of(request.node) or "")
-    request.node.stash[CONTEXT_KEY] = ctx  # transcripts and figures reach the report
-    loop = asyncio.new_event_loop()
-    fuzz = FuzzSession(ctx, loop)
-    try:
-        yield fuzz
-    finally:
-        try:
-            loop.run_until_complete(fuzz.aclose())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
-
-
-FUZZ_SETTINGS = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    report_multiple_bugs=False,
-    print_blob=False,
-    phases=(Phase.explicit, Phase.generate, Phase.shrink),
-    suppress_health_check=list(HealthCheck),
-)
-
+# (octa_conformance.property_checks runs them: sessions, bounds, shrinking, the report)
 
 # --- robustness.fuzz-execute -----------------------------------------------------------
 
@@ -441,64 +213,6 @@ def harmless_env_name(name: str) -> str:
     return name
 
 
-class ExecutePayload:
-    """One generated ``Execute``: ``params`` is the echo probe of ``text`` (the opaque command
-    if ``text`` is None; without an echo probe, the opaque command, and ``text`` travels in
-    ``vars[TEXT_VAR]``)."""
-
-    def __init__(
-        self,
-        text: str | None,
-        args: list[str],
-        dir: str,
-        envs: dict[str, str],
-        vars: dict[str, Any],
-        dry: bool,
-    ) -> None:
-        self.text, self.args, self.dir, self.envs, self.vars, self.dry = (
-            text, args, dir, envs, vars, dry
-        )  # fmt: skip
-
-    def __repr__(self) -> str:
-        return (
-            f"ExecutePayload(text={abbreviate(self.text)}, args={abbreviate(self.args)},"
-            f" dir={self.dir!r}, envs={abbreviate(self.envs)}, vars={abbreviate(self.vars)},"
-            f" dry={self.dry})"
-        )
-
-    def describe(self, echo: bool) -> str:
-        """The payload as sent, given whether the echo probe carries ``text``."""
-        params, variables = "opaque", dict(self.vars)
-        if self.text is not None and echo:
-            params = f"echo({abbreviate(self.text)})"
-        elif self.text is not None:
-            variables[TEXT_VAR] = self.text
-        return (
-            f"Execute(params={params}, args={abbreviate(self.args)}, dir={self.dir!r},"
-            f" envs={abbreviate(self.envs)}, vars={abbreviate(variables)}, dry={self.dry})"
-        )
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(repr(self))
-
-
-# Any character that can be sent as UTF-8 (no lone surrogates). An explicit alphabet: the
-# default one makes hypothesis compute a per-codec table (~1.5 s) in a fresh storage dir.
-CHARS = st.characters(exclude_categories=("Cs",))
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**63), 2**63 - 1),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(CHARS, max_size=20),
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(CHARS, max_size=8), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
 huge_texts = st.builds(
     lambda ch, n: ch * n,
     st.sampled_from(["x", "é", "\U0001f600", "\\", "'"]),
@@ -513,15 +227,33 @@ texts = st.one_of(
 env_names = st.one_of(st.sampled_from(ODD_ENV_NAMES), st.text(CHARS, max_size=12)).map(
     harmless_env_name
 )
-execute_payloads = st.builds(
-    ExecutePayload,
-    text=st.one_of(texts, texts, texts, st.none()),
-    args=st.lists(st.text(CHARS, max_size=16), max_size=3),
-    dir=st.sampled_from([SCRATCH] * 5 + list(ODD_DIRS)),
-    envs=st.dictionaries(env_names, st.one_of(st.text(CHARS, max_size=30), odd_texts), max_size=4),
-    vars=st.dictionaries(st.text(CHARS, max_size=8), json_values, max_size=4),
-    dry=st.booleans(),
+# Execute payloads (by field name) generated from the protocol's field table; the fields
+# whose values mean something here are chosen: ``params`` is the text to echo (None: the
+# opaque command), ``dir`` the scratch dir or an odd one, ``envs`` has odd names.
+execute_payloads = payloads(
+    EXECUTE_FIELDS,
+    {
+        "params": st.one_of(texts, texts, texts, st.none()),
+        "dir": st.sampled_from([SCRATCH] * 5 + list(ODD_DIRS)),
+        "envs": st.dictionaries(
+            env_names, st.one_of(st.text(CHARS, max_size=30), odd_texts), max_size=4
+        ),
+    },
 )
+
+
+def describe_payload(payload: dict[str, Any], echo: bool) -> str:
+    """A generated payload as sent, given whether the echo probe carries its text."""
+    text, params, variables = payload["params"], "opaque", dict(payload["vars"])
+    if text is not None and echo:
+        params = f"echo({abbreviate(text)})"
+    elif text is not None:
+        variables[TEXT_VAR] = text
+    return (
+        f"Execute(params={params}, args={abbreviate(payload['args'])}, dir={payload['dir']!r},"
+        f" envs={abbreviate(payload['envs'])}, vars={abbreviate(variables)},"
+        f" dry={payload['dry']})"
+    )
 
 
 @check(
@@ -534,9 +266,7 @@ execute_payloads = st.builds(
         "session still answers a command afterwards (`echo` too, if configured)"
     ),
 )
-def test_fuzz_execute(
-    request: pytest.FixtureRequest, octa_options: RunOptions, octa_plugin_info: PluginInfo
-) -> None:
+async def test_fuzz_execute(octa: CheckContext) -> None:
     """Generated ``Execute`` payloads (unicode, empty and huge strings, odd environment names,
     nested ``vars``, both ``dry`` values) never kill the plugin or corrupt its framing: each
     gets ``Started`` and one terminal frame, or an ``Error`` refusal; the session still runs
@@ -545,48 +275,39 @@ def test_fuzz_execute(
     The generated text is echoed if the ``echo`` probe is configured; otherwise the opaque
     command is sent and the text rides in ``vars``, so that it still crosses the framing.
     """
-    with fuzz_session(request, octa_options, octa_plugin_info) as fuzz:
-        octa = fuzz.ctx
-        scratch = str(octa.scratch())
-        bound = octa.timeouts.reply
-        echo = octa.has_probe("echo")
+    scratch = str(octa.scratch())
+    bound = octa.timeouts.reply
+    echo = octa.has_probe("echo")
 
-        async def send(host: FakeOcta, payload: ExecutePayload) -> None:
-            params, variables = octa.opaque(), payload.vars
-            if payload.text is not None and echo:
-                params = octa.probe("echo", text=payload.text)
-            elif payload.text is not None:  # no echo: the text travels in vars instead
-                variables = {**variables, TEXT_VAR: payload.text}
-            run = await host.execute(
-                params,
-                args=payload.args,
-                dir=payload.dir.replace(SCRATCH, scratch),
-                envs=payload.envs,
-                vars=variables,
-                dry=payload.dry,
-            )
-            try:
-                await run.started(timeout=bound)
-            except PluginRefused:
-                return  # refusing a payload it cannot run is fine
-            await run.wait(timeout=bound)
+    async def send(host: FakeOcta, payload: dict[str, Any]) -> None:
+        text, params, variables = payload["params"], octa.opaque(), payload["vars"]
+        if text is not None and echo:
+            params = octa.probe("echo", text=text)
+        elif text is not None:  # no echo: the text travels in vars instead
+            variables = {**variables, TEXT_VAR: text}
+        run = await host.execute(
+            params,
+            args=payload["args"],
+            dir=payload["dir"].replace(SCRATCH, scratch),
+            envs=payload["envs"],
+            vars=variables,
+            dry=payload["dry"],
+        )
+        try:
+            await run.started(timeout=bound)
+        except PluginRefused:
+            return  # refusing a payload it cannot run is fine
+        await run.wait(timeout=bound)
 
-        @settings(FUZZ_SETTINGS, max_examples=FUZZ_EXECUTE_EXAMPLES)
-        @given(payload=execute_payloads)
-        def execute_payload(payload: ExecutePayload) -> None:
-            fuzz.example(
-                digest(
-                    payload.text, payload.args, payload.dir, payload.envs, payload.vars, payload.dry
-                ),
-                payload.describe(echo),
-                lambda host: send(host, payload),
-                FUZZ_EXECUTE_KINDS,
-                "the plugin answers the Execute (Started and one terminal frame, or an Error),"
-                " stays alive and connected, and every frame it writes is well-formed",
-            )
-
-        fuzz.hypothesis(execute_payload)
-        fuzz.final_check("fuzzed Execute payloads")
+    prop: PluginProperty[dict[str, Any]] = PluginProperty(
+        octa,
+        expected="the plugin answers the Execute (Started and one terminal frame, or an Error),"
+        " stays alive and connected, and every frame it writes is well-formed",
+        max_examples=FUZZ_EXECUTE_EXAMPLES,
+        breaking=FUZZ_EXECUTE_KINDS,
+    )
+    await prop.run(execute_payloads, send, show=lambda payload: describe_payload(payload, echo))
+    await prop.still_works("fuzzed Execute payloads")
 
 
 # --- robustness.fuzz-lines -------------------------------------------------------------
@@ -600,9 +321,6 @@ class GarbageLine:
 
     def __repr__(self) -> str:
         return f"{self.kind}: {abbreviate(self.data, 200)}"
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(repr(self))
 
 
 def _valid_lines() -> list[bytes]:
@@ -624,33 +342,25 @@ INVALID_UTF8 = [
     b"\xf8\x88\x80\x80\x80",
     b"\xc0\xaf",
 ]
-WRONG_VALUES: list[Any] = [0, -1, 1.5, True, None, "s", [], [1], {}, {"a": 1}]
-EXECUTE_FIELDS: dict[str, Callable[[Any], bool]] = {
-    "params": lambda v: isinstance(v, str),
-    "args": lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
-    "dir": lambda v: isinstance(v, str),
-    "envs": lambda v: isinstance(v, dict) and all(isinstance(a, str) for a in v.values()),
-    "vars": lambda v: isinstance(v, dict),
-    "dry": lambda v: isinstance(v, bool),
-}
 
 
-def _wrong_type(field: str, value: Any) -> bytes:
-    base: dict[str, Any] = {
-        "params": "printf '%s\\n' fuzz",
-        "args": [],
-        "dir": "/",
-        "envs": {},
-        "vars": {},
-        "dry": False,
-    }
-    if field == "payload":
-        obj: dict[str, Any] = {"type": "Execute", "payload": value}
-    elif field in ("version", "features"):
-        payload = {"version": "0.2.1", "features": [], field: value}
-        obj = {"type": "Hello", "payload": payload}
-    else:
-        obj = {"type": "Execute", "payload": {**base, field: value}}
+def _wrong_type(dialect: Dialect, field: Field, pick: int) -> GarbageLine:
+    """A valid Execute in ``dialect`` whose ``field`` has a value of the wrong type."""
+    payload = command_to_json(ExecuteCommand("printf '%s\\n' fuzz"), dialect)["payload"]
+    wrong = wrong_values(field.json_type)
+    payload[field.wire_name(dialect)] = wrong[pick % len(wrong)]
+    return GarbageLine("wrong type", _json({"type": "Execute", "payload": payload}))
+
+
+def _wrong_hello(field: Field, pick: int) -> GarbageLine:
+    """A Hello whose ``field`` has a value of the wrong type."""
+    payload = {"version": "0.2.1", "features": []}
+    wrong = wrong_values(field.json_type)
+    payload[field.wire_name(Dialect.V0_2_1)] = wrong[pick % len(wrong)]
+    return GarbageLine("wrong type", _json({"type": "Hello", "payload": payload}))
+
+
+def _json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode()
 
 
@@ -687,17 +397,21 @@ garbage_lines = st.one_of(
         st.sampled_from(VALID_LINES),
         st.integers(0, 10**6),
     ),
+    # wrong types, field by field, from the protocol's field tables
     st.builds(
-        lambda field, value: GarbageLine("wrong type", _wrong_type(field, value)),
-        st.sampled_from([*EXECUTE_FIELDS, "payload", "version", "features"]),
+        _wrong_type, st.sampled_from(Dialect), st.sampled_from(EXECUTE_FIELDS), st.integers(0, 20)
+    ),
+    st.builds(_wrong_hello, st.sampled_from(HELLO_FIELDS), st.integers(0, 20)),
+    st.builds(
+        lambda v: GarbageLine("wrong type", _json({"type": "Execute", "payload": v})),
         st.sampled_from(WRONG_VALUES),
     ),
     st.builds(
-        lambda obj: GarbageLine("JSON value", json.dumps(obj, ensure_ascii=False).encode()),
-        json_values
+        lambda obj: GarbageLine("JSON value", _json(obj)),
+        JSON_VALUES
         | st.fixed_dictionaries(
             {"type": st.sampled_from(["Hello", "Schema", "Execute", "Bogus", "", "execute"])},
-            optional={"payload": json_values},
+            optional={"payload": JSON_VALUES},
         ),
     ),
     st.builds(lambda t: GarbageLine("text", t.encode("utf-8")), st.text(CHARS, max_size=60)),
@@ -717,9 +431,7 @@ garbage_lines = st.one_of(
         "lines) never kill the plugin"
     ),
 )
-def test_fuzz_lines(
-    request: pytest.FixtureRequest, octa_options: RunOptions, octa_plugin_info: PluginInfo
-) -> None:
+async def test_fuzz_lines(octa: CheckContext) -> None:
     """Generated garbage lines (invalid UTF-8, truncated JSON, wrong types, 1 MiB lines) never
     kill the plugin: after each, it still runs, the connection stays open and what it writes
     is well-formed; the session still runs commands at the end.
@@ -728,34 +440,27 @@ def test_fuzz_lines(
     cannot be mistaken for the answer to a later command), but a missing answer is judged by
     ``robustness.malformed-json``, not here.
     """
-    with fuzz_session(request, octa_options, octa_plugin_info) as fuzz:
-        octa = fuzz.ctx
-        window = octa.timeouts.reply / 20
+    window = octa.timeouts.reply / 20
 
-        async def send(host: FakeOcta, line: GarbageLine) -> None:
-            mark = host.mark()
-            await host.send_raw(line.data + b"\n")
-            with contextlib.suppress(ReplyTimeout):
-                await host.wait_for(
-                    lambda ev: isinstance(ev, Received) and isinstance(ev.frame, ErrorReply),
-                    timeout=window,
-                    since=mark,
-                    what="an Error answering the line",
-                )
-
-        @settings(FUZZ_SETTINGS, max_examples=FUZZ_LINES_EXAMPLES)
-        @given(line=garbage_lines)
-        def garbage_line(line: GarbageLine) -> None:
-            fuzz.example(
-                digest(line.kind, line.data),
-                repr(line),
-                lambda host: send(host, line),
-                DECODE_KINDS,
-                "the plugin survives the line: still running, connection open, well-formed frames",
+    async def send(host: FakeOcta, line: GarbageLine) -> None:
+        mark = host.mark()
+        await host.send_raw(line.data + b"\n")
+        with contextlib.suppress(ReplyTimeout):
+            await host.wait_for(
+                lambda ev: isinstance(ev, Received) and isinstance(ev.frame, ErrorReply),
+                timeout=window,
+                since=mark,
+                what="an Error answering the line",
             )
 
-        fuzz.hypothesis(garbage_line)
-        fuzz.final_check("garbage lines")
+    prop: PluginProperty[GarbageLine] = PluginProperty(
+        octa,
+        expected="the plugin survives the line: still running, connection open, well-formed frames",
+        max_examples=FUZZ_LINES_EXAMPLES,
+        breaking=DECODE_KINDS,
+    )
+    await prop.run(garbage_lines, send)
+    await prop.still_works("garbage lines")
 
 
 @check(
