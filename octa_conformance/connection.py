@@ -8,24 +8,44 @@ API is used.
 **Floods.** Every frame a plugin sends answers something the host wrote (a reply, or the
 output of a command it started), and the bundled checks' commands print at most 2,000
 lines. A plugin that sends more than ``FLOOD_LINES`` lines since the host last wrote is
-flooding: whatever check is running has all the evidence it can use (the session counts
-every frame it read), and parsing the rest frame by frame would cost seconds per million
-frames. So the connection stops reading there and tells the host (``on_flood``), which
-ends the connection; the lines not read are not counted as anything.
+flooding, and parsing a flood frame by frame costs the host seconds per million frames.
+Past that bound the connection *skims*: when the flood is ``Stdout``/``Stderr`` frames of
+one id, which the lines' common beginning shows (e.g.
+``{"type":"Stdout","payload":{"id":"x","line":"``), every further line that begins like
+that is skipped unread, and every other line (the frames that end commands, answers to
+the host) still reaches the session, so checks go on to their verdicts; the host's next
+write ends the skim. A flood without such a beginning, or one that goes on for more than
+``SKIM_LINES`` skipped lines, ends reading: the host ends the plugin rather than read on.
+Either way the host is told (``on_flood``) in words for the transcript; skipped lines are
+not counted as frames or violations of any kind, only as lines not read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["FLOOD_LINES", "READ_CHUNK", "StreamConnection", "flood_note"]
+__all__ = ["FLOOD_LINES", "READ_CHUNK", "SKIM_LINES", "Flood", "StreamConnection"]
 
 READ_CHUNK = 256 * 1024
 FLOOD_LINES = 50_000
-"""Lines the plugin may send since the host last wrote before the host stops reading: 25
+"""Lines the plugin may send since the host last wrote before the connection skims: 25
 times the most any bundled check asks for (the ``lines`` probe's 2,000)."""
+SKIM_LINES = 2_000_000
+"""Lines skipped unread in one skim before the connection stops reading altogether."""
+_SAMPLE = 200  # lines whose common beginning names the flood
+_LONG_LINE = 1024 * 1024  # a partial line this long is handed on (the session judges it)
+
+
+@dataclass(frozen=True)
+class Flood:
+    """What the connection tells the host about a flood."""
+
+    note: str  # in words, for the transcript
+    ended: bool  # reading stopped: nothing more will be read
 
 
 class StreamConnection:
@@ -35,11 +55,10 @@ class StreamConnection:
     broken connection), ``on_end()`` runs when reading stopped for any reason (also after
     :meth:`close` or an error).
 
-    With ``on_flood``, reading stops once more than ``flood_lines`` lines arrived since the
-    last :meth:`write` (module docstring): the chunk that crossed the bound is still handed
-    to ``on_data``, then ``on_flood(lines)`` is told how many lines were read since that
-    write, and ``on_end()`` follows (not ``on_eof()``: the plugin did not close anything).
-    Without ``on_flood`` every byte is read.
+    With ``on_flood``, more than ``flood_lines`` lines since the last :meth:`write` start a
+    skim (module docstring); ``on_flood`` hears when one starts and ends and, if reading
+    stops (``Flood.ended``), ``on_end()`` follows, not ``on_eof()``: the plugin did not
+    close anything. Without ``on_flood`` every byte is read and handed on.
     """
 
     def __init__(
@@ -50,8 +69,9 @@ class StreamConnection:
         on_data: Callable[[bytes], None],
         on_eof: Callable[[], None],
         on_end: Callable[[], None],
-        on_flood: Callable[[int], None] | None = None,
+        on_flood: Callable[[Flood], None] | None = None,
         flood_lines: int = FLOOD_LINES,
+        skim_lines: int = SKIM_LINES,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -60,7 +80,13 @@ class StreamConnection:
         self._on_end = on_end
         self._on_flood = on_flood
         self._flood_lines = flood_lines
+        self._skim_lines = skim_lines
         self._lines = 0  # lines received since the last write
+        self._skim: bytes | None = None  # the beginning of the lines being skipped
+        self._skipped = 0  # lines skipped in this skim and noted
+        self._pending = 0  # lines skipped since the last note
+        self._tail = False  # in a skim: the line the session holds the start of goes on
+        self._carry = b""  # in a skim: an incomplete line, not yet judged
         self.flooded = False  # reading stopped at a flood
         self._task = asyncio.ensure_future(self._read_loop())
 
@@ -72,17 +98,125 @@ class StreamConnection:
                 except (ConnectionError, OSError):
                     data = b""
                 if not data:
+                    self._end_skim()
                     self._on_eof()
                     return
-                self._on_data(data)
-                if self._on_flood is not None:
-                    self._lines += data.count(b"\n")
-                    if self._lines > self._flood_lines:
-                        self.flooded = True
-                        self._on_flood(self._lines)
+                if self._skim is not None:
+                    self._skim_chunk(data)
+                    if self.flooded:
+                        self._tell(
+                            f"the host stopped reading: {self._skipped:,} lines beginning"
+                            f" {_show(self._skim)} were skipped unread and the flood went"
+                            " on; the host ended the plugin rather than read on",
+                            ended=True,
+                        )
                         return
+                    continue
+                self._on_data(data)
+                if self._on_flood is None:
+                    continue
+                self._lines += data.count(b"\n")
+                if self._lines > self._flood_lines and not self._start_skim(data):
+                    return
         finally:
             self._on_end()
+
+    def _tell(self, note: str, *, ended: bool) -> None:
+        if self._on_flood is not None:
+            self._on_flood(Flood(note, ended))
+
+    def _start_skim(self, data: bytes) -> bool:
+        """Skim from here on if the flood in ``data`` has a beginning of its own; else stop
+        reading (``flooded``). Whether reading goes on."""
+        lines = data.split(b"\n")
+        prefix = flood_prefix(lines[-_SAMPLE - 1 : -1])
+        head = (
+            f"the plugin sent {self._lines:,} lines since the host last wrote (more than"
+            f" {self._flood_lines:,}; no check's command prints more than 2,000): a flood"
+        )
+        if prefix is None:
+            self.flooded = True
+            self._tell(
+                f"the host stopped reading: {head}, not of one command's output; the host"
+                " ended the plugin rather than read on",
+                ended=True,
+            )
+            return False
+        self._skim, self._skipped, self._pending, self._carry = prefix, 0, 0, b""
+        self._tail = lines[-1] != b""  # the session holds the start of that line
+        self._tell(
+            f"{head}; lines beginning {_show(prefix)} are skipped unread from here on,"
+            " the others still read (until the host writes again)",
+            ended=False,
+        )
+        return True
+
+    def _skim_chunk(self, data: bytes) -> None:
+        """Hand on ``data`` less the complete lines that begin like the flood; a line handed
+        on after skipped ones is preceded by a note that says how many were skipped."""
+        prefix = self._skim
+        assert prefix is not None
+        kept: list[bytes] = []
+        if self._tail:  # the rest of a line the session has the start of
+            end = data.find(b"\n")
+            if end < 0:
+                self._on_data(data)
+                return
+            kept.append(data[: end + 1])
+            data = data[end + 1 :]
+            self._tail = False
+        buf = self._carry + data
+        cut = buf.rfind(b"\n") + 1
+        whole, self._carry = buf[:cut], buf[cut:]
+        count = whole.count(b"\n")
+        if count and whole.startswith(prefix) + whole.count(b"\n" + prefix) == count:
+            lines = []  # every line is the flood's (the usual case): no line-by-line look
+            if kept:
+                self._on_data(b"".join(kept))
+                kept.clear()
+            self._pending += count
+        else:
+            lines = whole.split(b"\n")[:-1]
+        for line in lines:
+            if line.startswith(prefix):
+                if kept:
+                    self._on_data(b"".join(kept))
+                    kept.clear()
+                self._pending += 1
+            else:
+                self._report_skipped()
+                kept.append(line + b"\n")
+        carry = self._carry
+        if len(carry) > _LONG_LINE or not carry.startswith(prefix[: len(carry)]):
+            self._report_skipped()
+            kept.append(carry)  # not (or not just) a flood line: the session judges it
+            self._carry, self._tail = b"", True
+        if kept:
+            self._on_data(b"".join(kept))
+        if self._skipped + self._pending > self._skim_lines:
+            self._report_skipped()
+            self.flooded = True
+
+    def _report_skipped(self) -> None:
+        """Note the lines skipped since the last note, if any."""
+        if not self._pending or self._skim is None:
+            return
+        self._skipped += self._pending
+        self._tell(
+            f"{self._pending:,} lines beginning {_show(self._skim)} were skipped unread",
+            ended=False,
+        )
+        self._pending = 0
+
+    def _end_skim(self) -> None:
+        """The flood is over for now (the host wrote, or the plugin's side ended)."""
+        if self._skim is None:
+            return
+        self._report_skipped()
+        carry = self._carry
+        self._skim, self._skipped, self._carry, self._tail = None, 0, b"", False
+        if carry:
+            self._on_data(carry)
 
     async def write(self, data: bytes, timeout: float) -> None:
         """Write ``data``; if the socket could not take it all at once, wait up to
@@ -91,6 +225,7 @@ class StreamConnection:
         Raises ``ConnectionError``/``OSError`` if the connection is broken.
         """
         self._lines = 0
+        self._end_skim()
         self._writer.write(data)
         if not self._nothing_buffered():  # else all is in the socket: nothing to drain
             await asyncio.wait_for(self._writer.drain(), timeout)
@@ -115,12 +250,30 @@ class StreamConnection:
             await asyncio.wait_for(self._writer.wait_closed(), timeout)
 
 
-def flood_note(lines: int, *, killed: bool, bound: int = FLOOD_LINES) -> str:
-    """Why the host stopped reading, for the transcript (``killed``: and ended the plugin)."""
-    text = (
-        f"the host stopped reading: the plugin sent {lines:,} lines since the host last wrote"
-        f" (more than {bound:,}; no check's command prints more than 2,000): a flood"
-    )
-    if killed:
-        text += "; the host killed the plugin process (SIGKILL) rather than read on"
-    return text
+def flood_prefix(lines: list[bytes]) -> bytes | None:
+    """The beginning the flood's ``lines`` share, up to the value that varies, if it names
+    one output frame type and one id (``{"type":"Stdout","payload":{"id":"x","line":"``);
+    else None."""
+    if len(lines) < 2:
+        return None
+    low, high = min(lines), max(lines)  # the common beginning of all is theirs
+    size = 0
+    while size < len(low) and low[size] == high[size]:
+        size += 1
+    prefix = low[: low.rfind(b'"', 0, size) + 1]
+    try:
+        frame = json.loads(lines[-1])
+    except ValueError:
+        return None
+    if not isinstance(frame, dict):
+        return None
+    fields = frame.get("payload", frame)
+    kind, ident = frame.get("type"), fields.get("id") if isinstance(fields, dict) else None
+    if kind not in ("Stdout", "Stderr") or not isinstance(ident, str):
+        return None
+    named = (json.dumps(kind).encode(), json.dumps(ident).encode())
+    return prefix if all(name in prefix for name in named) else None
+
+
+def _show(prefix: bytes) -> str:
+    return repr(prefix.decode("utf-8", "replace"))

@@ -26,7 +26,7 @@ from typing import Any
 
 from octa_conformance.async_waits import settled
 from octa_conformance.config import HarnessConfig
-from octa_conformance.connection import StreamConnection, flood_note
+from octa_conformance.connection import Flood, StreamConnection
 from octa_conformance.errors import (
     ConnectionClosed,
     HostError,
@@ -349,13 +349,14 @@ class FakeOcta:
             self._dispatch(ev)
         self._events.notify()
 
-    def _on_flood(self, lines: int) -> None:
-        """The plugin floods the connection (connection.py): say so, and end the plugin
-        rather than read on; the waits end as the connection does."""
-        self._flooded = flood_note(lines, killed=self.process is not None)
-        self.transcript.note(self._flooded)
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
+    def _on_flood(self, flood: Flood) -> None:
+        """The plugin floods the connection (connection.py): say so; if reading stopped,
+        end the plugin rather than let it write on (the waits end as the connection does)."""
+        self.transcript.note(flood.note)
+        if flood.ended:
+            self._flooded = flood.note
+            if self.process is not None:
+                self.process.send_signal(signal.SIGKILL)
 
     def _on_eof(self) -> None:
         if self._closed.done():
