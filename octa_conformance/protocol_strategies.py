@@ -81,7 +81,12 @@ def payloads(
     else :func:`values_of` the field's type (``values_kw`` passed on)."""
     overrides = overrides or {}
     return st.fixed_dictionaries(
-        {f.name: overrides.get(f.name) or values_of(f.json_type, **values_kw) for f in fields}
+        {
+            f.name: overrides[f.name]
+            if f.name in overrides
+            else values_of(f.json_type, **values_kw)
+            for f in fields
+        }
     )
 
 
