@@ -2,50 +2,77 @@
 
 The same plugin with the same selection must get the same outcome for every check, the
 same verdict and the same exit status through both doors: on the conforming example plugin
-and on three mutants (tests/mutants), each with a small selection around its defect.
+and on three mutants (tests/mutants), each with a small selection around its defect. Both
+doors run in this process (the CLI's ``main()``, a nested pytest run), with the same
+environment.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_run import EXAMPLE, MUTANT_PLUGIN, outcomes, run_suites
+from conformance_run import EXAMPLE, MUTANT_PLUGIN, outcomes
 
 sys.path.insert(0, str(MUTANT_PLUGIN.parent))
 from mutant_registry import all_mutants
+
+pytest_plugins = ["pytester"]
 
 MUTANTS = all_mutants()
 # A MUST failure, a SHOULD failure (a warning), and a MUST failure in another area.
 CHOSEN = ("HandshakeUnparsableRequirement", "HandshakeBuiltinKey", "ExecuteExitCodeCollapsed")
 
 
-def cli_run(plugin: Path, select: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """``octa-conform PLUGIN --select ... --json`` in a subprocess; the report + exit status."""
-    with tempfile.TemporaryDirectory(prefix="octa-front-door-") as tmp:
-        out = Path(tmp) / "r.json"
-        cmd = [sys.executable, "-m", "octa_conformance", str(plugin), "--json", str(out)]
-        cmd += [f"--select={s}" for s in select]
-        proc = subprocess.run(
-            cmd,
-            cwd=tmp,
-            env={**os.environ, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        assert out.exists(), proc.stdout + proc.stderr
-        data = json.loads(out.read_text())
-        data["_exit"] = proc.returncode
-        data["_output"] = proc.stdout + proc.stderr
-        return data
+def cli_run(plugin: Path, select: list[str], workdir: Path) -> dict[str, Any]:
+    """``octa-conform PLUGIN --select ... --json`` (``main()`` in this process, run in
+    ``workdir``); the report + exit status and output."""
+    from octa_conformance.cli import main
+
+    out = workdir / "cli.json"
+    args = [str(plugin), "--json", str(out), *(f"--select={s}" for s in select)]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as m,
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        m.chdir(workdir)
+        code = main(args)
+    output = stdout.getvalue() + stderr.getvalue()
+    assert out.exists(), output
+    data = json.loads(out.read_text())
+    data["_exit"] = code
+    data["_output"] = output
+    return data
+
+
+def pytest_run(pytester: pytest.Pytester, plugin: Path, select: list[str]) -> dict[str, Any]:
+    """``pytest --octa-plugin PLUGIN --octa-select ... --octa-json`` (a nested run in this
+    process); the report + exit status and output."""
+    out = pytester.path / "pytest.json"
+    result = pytester.runpytest_inprocess(
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "--octa-plugin",
+        str(plugin),
+        f"--octa-json={out}",
+        *(f"--octa-select={s}" for s in select),
+    )
+    output = result.stdout.str() + result.stderr.str()
+    assert out.exists(), output
+    data = json.loads(out.read_text())
+    data["_exit"] = int(result.ret)
+    data["_output"] = output
+    return data
 
 
 def assert_same(cli: dict[str, Any], door: dict[str, Any]) -> None:
@@ -55,11 +82,11 @@ def assert_same(cli: dict[str, Any], door: dict[str, Any]) -> None:
     assert cli["plugin"] == door["plugin"]
 
 
-@pytest.mark.slow  # two runs of the launch and handshake checks: ~15 s
-def test_example_plugin() -> None:
+@pytest.mark.slow  # two runs of the launch and handshake checks
+def test_example_plugin(pytester: pytest.Pytester, tmp_path: Path) -> None:
     select = ["launch.*", "handshake.*"]
-    cli = cli_run(EXAMPLE, select)
-    door = run_suites(EXAMPLE, select=select)
+    cli = cli_run(EXAMPLE, select, tmp_path)
+    door = pytest_run(pytester, EXAMPLE, select)
     assert_same(cli, door)
     assert cli["verdict"] == "pass" and cli["checks"]
 
@@ -71,13 +98,15 @@ def test_the_chosen_mutants_exist() -> None:
 
 
 @pytest.mark.parametrize("name", CHOSEN)
-def test_mutant(name: str) -> None:
+def test_mutant(
+    name: str, pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert name in MUTANTS, f"no mutant {name}: renamed? update CHOSEN"
     mutant = MUTANTS[name]
     select = sorted(mutant.fails | {"launch.listens"})
-    env = {"OCTA_MUTANT": name}
-    cli = cli_run(MUTANT_PLUGIN, select, env)
-    door = run_suites(MUTANT_PLUGIN, select=select, env=env)
+    monkeypatch.setenv("OCTA_MUTANT", name)
+    cli = cli_run(MUTANT_PLUGIN, select, tmp_path)
+    door = pytest_run(pytester, MUTANT_PLUGIN, select)
     assert_same(cli, door)
     failing = {c["id"] for c in cli["checks"] if c["outcome"] == "failed"}
     assert mutant.kills <= failing, cli["_output"]  # the mutant really ran

@@ -1,24 +1,28 @@
 """The HTML report: complete, escaped, self-contained, and the same data as the JSON report.
 
 Most tests render a RunReport built in-process (fast). The end-to-end tests run the example
-plugin through both front doors with ``--html`` / ``--octa-html``; when a headless Chromium
-is on the machine, the page is also opened in it (DOM dumped, screenshot taken).
+plugin through both front doors with ``--html`` / ``--octa-html`` (in this process: the CLI's
+``main()``, a nested pytest run), a few checks with real figures in the quick loop and the
+whole catalogue, every chart, in the slow test; when a headless Chromium is on the machine,
+the page is also opened in it (DOM dumped, screenshot taken).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_run import EXAMPLE, outcomes, run_suites
+from conformance_run import EXAMPLE, outcomes
 
 from octa_conformance import catalogue
 from octa_conformance.reporting import write_reports
@@ -26,6 +30,8 @@ from octa_conformance.reporting.html import render_html, write_html
 from octa_conformance.reporting.html_charts import charts
 from octa_conformance.reporting.html_data import bytes_text, figure_rows, seconds_text, split_hint
 from octa_conformance.results import CheckResult, PluginFacts, RunReport
+
+pytest_plugins = ["pytester"]
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
@@ -390,25 +396,38 @@ BROWSER = next(
     (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
     None,
 )
-QUICK = ["version.*", "performance.*", "execute.*"]
+# The version matrix and one chart drawn from real figures (the quickest performance check);
+# every chart is drawn from real figures in test_full_run_of_the_example_plugin.
+QUICK = ["version.*", "performance.handshake-latency", "execute.stdout-delivered"]
+
+
+@contextlib.contextmanager
+def _working_dir(path: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def conform(*args: object, cwd: Path) -> tuple[int, str, str]:
+    """``octa-conform ARGS`` in this process, run in ``cwd``: (exit status, stdout, stderr)."""
+    from octa_conformance.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with _working_dir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
 
 
 def cli_html(select: list[str], workdir: Path) -> tuple[str, dict[str, Any], int, str]:
-    """``octa-conform EXAMPLE --html --json`` in a subprocess: (html, json, exit, output)."""
+    """``octa-conform EXAMPLE --html --json`` (in this process): (html, json, exit, output)."""
     html, js = workdir / "report.html", workdir / "report.json"
-    cmd = [sys.executable, "-m", "octa_conformance", str(EXAMPLE), "--html", str(html)]
-    cmd += ["--json", str(js), *(f"--select={s}" for s in select)]
-    proc = subprocess.run(
-        cmd,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
-    output = proc.stdout + proc.stderr
-    assert html.exists(), output
-    return html.read_text(encoding="utf-8"), json.loads(js.read_text()), proc.returncode, output
+    args = [EXAMPLE, "--html", html, "--json", js, *(f"--select={s}" for s in select)]
+    code, stdout, stderr = conform(*args, cwd=workdir)
+    assert html.exists(), stdout + stderr
+    return html.read_text(encoding="utf-8"), json.loads(js.read_text()), code, stdout + stderr
 
 
 def assert_matches_json(text: str, data: dict[str, Any]) -> Page:
@@ -458,8 +477,9 @@ def test_cli_html_of_the_example_plugin(quick_cli_run: Any) -> None:
     _, text, data, code, output = quick_cli_run
     assert code == 0, output
     page = assert_matches_json(text, data)
+    assert {c["id"] for c in data["checks"]} == set(catalogue.match(QUICK))
     assert "PASS" in page.all_text
-    assert page.tags.get("svg") == 4  # handshake, execute, throughput, memory
+    assert page.tags.get("svg") == 1 and "chart-handshake" in page.ids  # real figures
     assert "0.2.1 (target)" in page.all_text
 
 
@@ -472,54 +492,48 @@ def test_opens_in_a_headless_browser(quick_cli_run: Any) -> None:
     assert (workdir / "report.png").stat().st_size > 10_000
 
 
-def test_pytest_octa_html(tmp_path: Path) -> None:
-    html = tmp_path / "r.html"
-    data = run_suites(
-        EXAMPLE,
-        select=["version.*", "performance.throughput"],
-        extra=["--octa-html", str(html)],
+def pytest_door(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """``pytest --octa-plugin EXAMPLE ARGS``, a nested run in this process."""
+    return pytester.runpytest_inprocess(
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "--octa-plugin",
+        str(EXAMPLE),
+        *args,
     )
-    assert data["_exit"] == 0, data["_output"]
+
+
+def test_pytest_octa_html(pytester: pytest.Pytester) -> None:
+    html, js = pytester.path / "r.html", pytester.path / "r.json"
+    select = ["version.*", "performance.handshake-latency"]
+    result = pytest_door(
+        pytester,
+        *(f"--octa-select={s}" for s in select),
+        f"--octa-html={html}",
+        f"--octa-json={js}",
+    )
+    assert result.ret == 0, result.stdout.str()
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert {c["id"] for c in data["checks"]} == set(catalogue.match(select))
     page = assert_matches_json(html.read_text(encoding="utf-8"), data)
-    assert "chart-throughput" in page.ids
+    assert "chart-handshake" in page.ids  # drawn from the run's own figures
 
 
-def test_bad_html_path_is_a_usage_error_before_any_check(tmp_path: Path) -> None:
+def test_bad_html_path_is_a_usage_error_before_any_check(
+    tmp_path: Path, pytester: pytest.Pytester
+) -> None:
     bad = tmp_path / "missing" / "r.html"
-    cli = subprocess.run(
-        [sys.executable, "-m", "octa_conformance", str(EXAMPLE), "--html", str(bad)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    assert cli.returncode == 2, cli.stdout + cli.stderr
-    assert "HTML report" in cli.stderr and "does not exist" in cli.stderr
-    assert "PASS" not in cli.stdout and "Traceback" not in cli.stderr
-    door = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--rootdir={tmp_path}",
-            "--octa-plugin",
-            str(EXAMPLE),
-            "--octa-html",
-            str(bad),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"},
-    )
-    assert door.returncode == 4, door.stdout + door.stderr  # pytest's usage error
-    assert "HTML report" in door.stderr and "Traceback" not in door.stdout + door.stderr
+    code, out, err = conform(EXAMPLE, "--html", bad, cwd=tmp_path)
+    assert code == 2, out + err
+    assert "HTML report" in err and "does not exist" in err
+    assert "PASS" not in out and "Traceback" not in err
+    door = pytest_door(pytester, "--octa-html", str(bad))
+    assert door.ret == pytest.ExitCode.USAGE_ERROR, door.stdout.str() + door.stderr.str()
+    assert "HTML report" in door.stderr.str()
+    assert "Traceback" not in door.stdout.str() + door.stderr.str()
     assert not bad.parent.exists()
 
 

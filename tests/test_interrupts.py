@@ -161,14 +161,18 @@ def _pid_in(marker: Path, timeout: float = 30) -> int:
         time.sleep(0.005)
 
 
+@pytest.mark.parametrize(
+    "runs", [1, pytest.param(2, marks=pytest.mark.slow, id="2-more")], ids=lambda n: f"{n}-run"
+)
 @pytest.mark.parametrize("front_door", ["cli", "pytest"])
 def test_ctrl_c_while_the_plugin_drops_its_connection_prints_no_traceback(
-    tmp_path: Path, front_door: str
+    tmp_path: Path, front_door: str, runs: int
 ) -> None:
     """SIGINT to the harness while a check waits for a command's end, and the plugin drops
     its connection at that moment: exit 130, a short notice, no traceback and no "Task
     exception was never retrieved". The race (the abandoned task ends during the clean-up,
-    then is collected) does not show every time: three runs."""
+    then is collected) does not show every time: three runs for each front door, one in
+    the quick loop (``-m 'not slow'``) and two more with the slow tests."""
     plugin = tmp_path / "drops.py"
     plugin.write_text(DROPS_CONNECTION, encoding="utf-8")
     plugin.chmod(0o755)
@@ -181,7 +185,7 @@ def test_ctrl_c_while_the_plugin_drops_its_connection_prints_no_traceback(
         command += [f"--rootdir={tmp_path}", "--octa-plugin", str(plugin)]
         command += ["--octa-select", "execute.started-first"]
         interrupted = pytest.ExitCode.INTERRUPTED
-    for attempt in range(3):
+    for attempt in range(runs):
         marker = tmp_path / f"marker{attempt}"
         proc = subprocess.Popen(
             command,

@@ -164,16 +164,20 @@ while True:
             send(conn, "Started", {"id": "one"})
             with open(os.environ["SPARE_MARKER"], "a") as marker:
                 marker.write(f"exec {os.getpid()}\\n")
+        elif kind == "Shutdown":  # the harness's first handshake ends at once
+            send(conn, "Shutdown", {"message": "bye"})
+            sys.exit(0)
 """
 
 
 def _lines(marker: Path, timeout: float = 60) -> list[str]:
-    """Poll (fast, with a deadline) until a command runs and a spare has started."""
+    """Poll (fast, with a deadline) until a command runs and the spare for the next check
+    has started: three starts, the run's first handshake, the check's process and the spare."""
     deadline = time.monotonic() + timeout
     while True:
         lines = marker.read_text().split("\n") if marker.exists() else []
         starts = [ln for ln in lines if ln.startswith("start ")]
-        if any(ln.startswith("exec ") for ln in lines) and len(starts) >= 2:
+        if any(ln.startswith("exec ") for ln in lines) and len(starts) >= 3:
             return starts
         assert time.monotonic() < deadline, f"no running command and spare: {lines}"
         time.sleep(0.005)
