@@ -23,7 +23,3 @@ class Dialect(str, enum.Enum):
     @property
     def adjacent(self) -> bool:
         return self is Dialect.V0_2_1
-
-    @property
-    def execute_field(self) -> str:
-        return "params" if self is Dialect.V0_2_1 else "command"
