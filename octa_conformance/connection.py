@@ -31,8 +31,8 @@ from dataclasses import dataclass
 __all__ = ["FLOOD_LINES", "READ_CHUNK", "SKIM_LINES", "Flood", "StreamConnection"]
 
 READ_CHUNK = 256 * 1024
-FLOOD_LINES = 50_000
-"""Lines the plugin may send since the host last wrote before the connection skims: 25
+FLOOD_LINES = 20_000
+"""Lines the plugin may send since the host last wrote before the connection skims: 10
 times the most any bundled check asks for (the ``lines`` probe's 2,000)."""
 SKIM_LINES = 2_000_000
 """Lines skipped unread in one skim before the connection stops reading altogether."""

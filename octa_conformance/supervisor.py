@@ -71,6 +71,11 @@ def _describe_error(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_IGNORES_SIGTERM: set[tuple[str, ...]] = set()
+"""Plugins (their command, less the socket path) a process of which outlived the SIGTERM
+grace: their later processes get SIGKILL at once when stopped, not a grace of their own."""
+
+
 def _close_fds(*fds: int) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
@@ -113,6 +118,8 @@ class PluginProcess:
         self.session_token = session_token
         self.startup_seconds = None
         self._proc = proc
+        socket_at = argv.index("--socket-path") if "--socket-path" in argv else len(argv)
+        self._plugin_key = (*argv[:socket_at], *argv[socket_at + 2 :])
         self._spawned_at = spawned_at
         self._lock = threading.Lock()
         self._closed = False
@@ -370,10 +377,13 @@ class PluginProcess:
             return
         kill_grace = self.config.timeouts.kill_grace
         grace = kill_grace if grace is None else grace
+        if self._plugin_key in _IGNORES_SIGTERM:
+            grace = 0
         try:
             if grace > 0:
                 self.tree.signal(signal.SIGTERM)  # the one scan for marked processes
-                self.tree.block_until_main_gone(time.monotonic() + grace)
+                if not self.tree.block_until_main_gone(time.monotonic() + grace):
+                    _IGNORES_SIGTERM.add(self._plugin_key)
             self.tree.signal(signal.SIGKILL, rescan=grace <= 0)
             self.tree.block_until_gone(time.monotonic() + kill_grace)
         finally:
@@ -382,14 +392,21 @@ class PluginProcess:
     async def stop(self) -> None:
         """Async :meth:`kill` with the default grace; idempotent and cancellation-safe.
 
-        If cancelled or interrupted part-way, it finishes synchronously with SIGKILL.
+        If cancelled or interrupted part-way, it finishes synchronously with SIGKILL. A
+        process of a plugin that has outlived the grace before (it ignores SIGTERM) gets
+        SIGKILL at once: the grace would only be waited out again.
         """
         if self._closed:
             return
         timeouts = self.config.timeouts
+        if self._plugin_key in _IGNORES_SIGTERM:
+            self.kill(grace=0)
+            return
         try:
             self.tree.signal(signal.SIGTERM)  # the one scan for marked processes
-            await self.tree.wait_until_main_gone(time.monotonic() + timeouts.kill_grace)
+            deadline = time.monotonic() + timeouts.kill_grace
+            if not await self.tree.wait_until_main_gone(deadline):
+                _IGNORES_SIGTERM.add(self._plugin_key)
             self.tree.signal(signal.SIGKILL, rescan=False)
             await self.tree.wait_until_gone(time.monotonic() + timeouts.kill_grace)
             await self._drain.settle(timeouts.kill_grace, timeouts.poll)

@@ -127,6 +127,28 @@ async def test_sigterm_ignored_escalates_to_sigkill_after_grace(
     assert plugin.returncode == -signal.SIGKILL
 
 
+@bounded
+async def test_a_plugin_that_ignored_sigterm_once_gets_sigkill_at_once_next_time() -> None:
+    args = ["--ignore-term", "--remembered"]  # a plugin (argv) no other test stops
+    sent: list[list[int]] = []
+    for _ in range(2):
+        plugin = PluginProcess.spawn(PLUGINS / "never_listens.py", config=FAST, extra_args=args)
+        ready = functools.partial(lambda p: b"ready" in p.stderr_tail(), plugin)
+        await wait_until(ready, 10, "the plugin to start")
+        signals: list[int] = []
+        send = plugin.tree.signal
+
+        def record(sig: int, signals: list[int] = signals, send: Any = send, **kw: bool) -> None:
+            signals.append(sig)
+            send(sig, **kw)
+
+        plugin.tree.signal = record  # type: ignore[method-assign]
+        await plugin.stop()
+        assert plugin.returncode == -signal.SIGKILL
+        sent.append(signals)
+    assert sent == [[signal.SIGTERM, signal.SIGKILL], [signal.SIGKILL]]
+
+
 # 2. exits at once -----------------------------------------------------------------------
 
 
