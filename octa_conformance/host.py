@@ -56,10 +56,11 @@ from octa_conformance.protocol import (
     Violation,
     ViolationLog,
 )
-from octa_conformance.protocol.session import FailReason, ReplyFailed, Sent, Stage
+from octa_conformance.protocol.session import ReplyFailed, Sent, Stage
 from octa_conformance.runs import Run, RunResult
 from octa_conformance.supervisor import PluginProcess, describe_status
 from octa_conformance.transcript import Transcript
+from octa_conformance.waiters import Waiters
 
 __all__ = [
     "ConnectionClosed",
@@ -95,8 +96,7 @@ class FakeOcta:
         self.process = process
         self.session = HostSession(self.dialect, self.config.max_frame)
         self.transcript = Transcript(label=label)
-        self._replies: dict[Sent, asyncio.Future[Received]] = {}
-        self._runs: list[Run] = []  # one per Execute, at its execution's index
+        self._waiters = Waiters()  # the answer of each command, each Execute's Run
         self._events = EventBacklog()
         self._closed = asyncio.get_running_loop().create_future()
         self._stopped = False  # close() was called: incoming bytes are ignored
@@ -175,7 +175,7 @@ class FakeOcta:
     @property
     def runs(self) -> list[Run]:
         """A handle on every ``Execute`` sent so far, in the order sent."""
-        return list(self._runs)
+        return list(self._waiters.runs)
 
     # --- sending ------------------------------------------------------------------
 
@@ -188,10 +188,8 @@ class FakeOcta:
 
     async def _send(self, command: Command) -> tuple[Sent, asyncio.Future[Received]]:
         sent = self.session.send(command)
-        fut: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
-        self._replies[sent] = fut
-        if sent.execution is not None:
-            self._runs.append(Run(self, sent.execution))
+        run = None if sent.execution is None else Run(self, sent.execution)
+        fut = self._waiters.expect(sent, run)
         self.transcript.sent(sent.data, command)
         await self._write(sent.data)
         return sent, fut
@@ -290,7 +288,7 @@ class FakeOcta:
         sent, _ = await self._send(
             ExecuteCommand(params, tuple(args), directory, dict(envs or {}), dict(vars or {}), dry)
         )
-        return self._runs[sent.execution.index]  # type: ignore[union-attr]
+        return self._waiters.runs[sent.execution.index]  # type: ignore[union-attr]
 
     async def run(self, params: str, timeout: float | None = None, **kw: Any) -> RunResult:
         """Execute and wait for the result (raises if refused or not finished in time)."""
@@ -369,17 +367,12 @@ class FakeOcta:
     def _dispatch(self, ev: Event) -> None:
         """Route a session event to the waiters, the event stream and the transcript."""
         if isinstance(ev, ReplyFailed):
-            self._reply_failed(ev)
+            self._waiters.failed(ev)
             return
         self._events.append(ev)
         if isinstance(ev, Received):
             self.transcript.received(ev.raw, ev.frame)
-            if ev.answers is not None:
-                fut = self._replies.pop(ev.answers, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(ev)
-            if ev.execution is not None:
-                self._runs[ev.execution.index]._on_frame(ev.frame)
+            self._waiters.received(ev)
         elif isinstance(ev, Violation):
             if ev.frame is None:
                 self.transcript.received(ev.data)
@@ -389,24 +382,12 @@ class FakeOcta:
         elif isinstance(ev, Closed):
             self.transcript.note("the plugin closed the connection")
 
-    def _reply_failed(self, ev: ReplyFailed) -> None:
-        """Fail the waiter of a command answered by no frame (a refusal is its answer)."""
-        fut = self._replies.pop(ev.sent, None)
-        if fut is None or fut.done():
-            return
-        if ev.reason is FailReason.MALFORMED and ev.violation is not None:
-            what = f"{ev.sent.command.TYPE} was answered by a malformed frame: {ev.violation}"
-            fut.set_exception(MalformedReply(what, ev.violation))
-        else:
-            fut.set_exception(ConnectionClosed("the plugin closed the connection"))
-        fut.exception()  # retrieved by whoever awaits it; none may
-
     def _end_lost(self, violation: Violation) -> None:
         """End the wait of the command whose terminal frame ``violation`` is (if it is one):
         Octa would wait for that command forever, so the host does not wait at all."""
         ex = self.session.execution_for(violation.id)  # type: ignore[arg-type]
         if ex is not None and ex.lost is violation:
-            self._runs[ex.index]._on_lost()
+            self._waiters.lost(ex)
             self.transcript.note(
                 f"Execute #{ex.index + 1} (id {ex.id!r}) would never finish for Octa: its"
                 " terminal frame could not be decoded"
@@ -417,9 +398,8 @@ class FakeOcta:
         if not self._closed.done():
             self._closed.set_result(None)
         for ev in self.session.close():  # the commands still waiting (none after EOF)
-            self._reply_failed(ev)
-        for run in self._runs:
-            run._on_closed()
+            self._waiters.failed(ev)
+        self._waiters.closed()
         self._events.end()
 
     # --- closing ------------------------------------------------------------------
