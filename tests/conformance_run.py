@@ -1,8 +1,10 @@
-"""Run the bundled suites against a plugin in a subprocess and read the JSON report."""
+"""Run the bundled suites against a plugin (in a subprocess, or the CLI in this process) and
+read the JSON report."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -20,6 +22,29 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
 MUTANT_PLUGIN = ROOT / "tests" / "mutants" / "plugin.py"
+
+
+def octa_conform_here(
+    *args: object, cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``octa-conform ARGS`` in this process, through ``cli.main`` as the console script calls
+    it: run in ``cwd`` with ``env`` added to the environment (both restored afterwards), its
+    output captured. No interpreter to start: the runner calls ``pytest.main`` in-process."""
+    import pytest
+
+    from octa_conformance.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as m,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        for name, value in (env or {}).items():
+            m.setenv(name, value)
+        m.chdir(cwd)
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def harness_command(plugin: Path, workdir: Path, report: Path) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from conformance_run import tagged_plugins, wait_for_a_plugin
+from conformance_run import octa_conform_here, tagged_plugins, wait_for_a_plugin
 
 from octa_conformance import __version__, catalogue
 
@@ -133,14 +133,36 @@ def plugins(tmp_path: Path) -> dict[str, Path]:
 # --- exit status 0 and 1 ----------------------------------------------------------
 
 
-def test_exit_0_when_the_verdict_is_pass(octa_conform: Conform, tmp_path: Path) -> None:
-    out = tmp_path / "r.json"
-    proc = octa_conform(EXAMPLE, "--select", "launch.listens", "--json", out, cwd=tmp_path)
+@pytest.fixture(scope="module")
+def passing_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``octa-conform EXAMPLE --select launch.listens --json r.json --junit-xml r.xml`` run
+    once in an empty directory, for the tests that look at its parts: (result, directory)."""
+    workdir = tmp_path_factory.mktemp("passing")
+    proc = octa_conform_here(
+        EXAMPLE,
+        "--select",
+        "launch.listens",
+        "--json",
+        "r.json",
+        "--junit-xml",
+        "r.xml",
+        cwd=workdir,
+        env={"NO_COLOR": "1"},
+    )
+    return proc, workdir
+
+
+def test_exit_0_when_the_verdict_is_pass(
+    passing_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    proc, workdir = passing_run
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS  launch.listens" in proc.stdout
     assert "verdict: PASS" in proc.stdout
-    assert report(out)["verdict"] == "pass"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # nothing else written
+    assert report(workdir / "r.json")["verdict"] == "pass"
+    assert sorted(p.name for p in workdir.iterdir()) == ["r.json", "r.xml"]  # nothing else
 
 
 def test_run_is_hermetic(tmp_path: Path) -> None:
@@ -688,14 +710,13 @@ def test_json_report_as_baseline(
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_junit_xml_and_json_reports(octa_conform: Conform, tmp_path: Path) -> None:
-    xml, js = tmp_path / "r.xml", tmp_path / "r.json"
-    proc = octa_conform(
-        EXAMPLE, "--select", "launch.listens", "--junit-xml", xml, "--json", js, cwd=tmp_path
-    )
+def test_junit_xml_and_json_reports(
+    passing_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    proc, workdir = passing_run
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert 'name="launch.listens"' in xml.read_text()
-    assert outcomes(report(js)) == {"launch.listens": "passed"}
+    assert 'name="launch.listens"' in (workdir / "r.xml").read_text()
+    assert outcomes(report(workdir / "r.json")) == {"launch.listens": "passed"}
 
 
 def test_timeout_scale(octa_conform: Conform, tmp_path: Path) -> None:
@@ -718,11 +739,15 @@ def test_jobs_runs_in_parallel_with_the_same_outcomes(
     assert outcomes(report(out)) == {cid: "passed" for cid in catalogue.match(["launch.*"])}
 
 
-def test_verbose_shows_transcripts_of_passing_checks(octa_conform: Conform, tmp_path: Path) -> None:
-    out = tmp_path / "r.json"
-    quiet = octa_conform(EXAMPLE, "--select", "launch.listens", "--json", out)
+def test_verbose_shows_transcripts_of_passing_checks(
+    octa_conform: Conform,
+    tmp_path: Path,
+    passing_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    quiet, workdir = passing_run  # without -v
     assert "wire transcript" not in quiet.stdout
-    assert "transcript" not in report(out)["checks"][0]
+    assert "transcript" not in report(workdir / "r.json")["checks"][0]
+    out = tmp_path / "r.json"
     loud = octa_conform(EXAMPLE, "--select", "launch.listens", "-v", "--json", out)
     assert loud.returncode == 0
     assert "wire transcript" in loud.stdout

@@ -9,15 +9,13 @@ environment.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_run import EXAMPLE, MUTANT_PLUGIN, outcomes
+from conformance_run import EXAMPLE, MUTANT_PLUGIN, octa_conform_here, outcomes
 
 sys.path.insert(0, str(MUTANT_PLUGIN.parent))
 from mutant_registry import all_mutants
@@ -32,22 +30,12 @@ CHOSEN = ("HandshakeUnparsableRequirement", "HandshakeBuiltinKey", "ExecuteExitC
 def cli_run(plugin: Path, select: list[str], workdir: Path) -> dict[str, Any]:
     """``octa-conform PLUGIN --select ... --json`` (``main()`` in this process, run in
     ``workdir``); the report + exit status and output."""
-    from octa_conformance.cli import main
-
     out = workdir / "cli.json"
-    args = [str(plugin), "--json", str(out), *(f"--select={s}" for s in select)]
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with (
-        pytest.MonkeyPatch.context() as m,
-        contextlib.redirect_stdout(stdout),
-        contextlib.redirect_stderr(stderr),
-    ):
-        m.chdir(workdir)
-        code = main(args)
-    output = stdout.getvalue() + stderr.getvalue()
+    proc = octa_conform_here(plugin, "--json", out, *(f"--select={s}" for s in select), cwd=workdir)
+    output = proc.stdout + proc.stderr
     assert out.exists(), output
     data = json.loads(out.read_text())
-    data["_exit"] = code
+    data["_exit"] = proc.returncode
     data["_output"] = output
     return data
 

@@ -9,20 +9,16 @@ the page is also opened in it (DOM dumped, screenshot taken).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_run import EXAMPLE, outcomes
+from conformance_run import EXAMPLE, octa_conform_here, outcomes
 
 from octa_conformance import catalogue
 from octa_conformance.reporting import write_reports
@@ -401,33 +397,14 @@ BROWSER = next(
 QUICK = ["version.*", "performance.handshake-latency", "execute.stdout-delivered"]
 
 
-@contextlib.contextmanager
-def _working_dir(path: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
-def conform(*args: object, cwd: Path) -> tuple[int, str, str]:
-    """``octa-conform ARGS`` in this process, run in ``cwd``: (exit status, stdout, stderr)."""
-    from octa_conformance.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with _working_dir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
-
-
 def cli_html(select: list[str], workdir: Path) -> tuple[str, dict[str, Any], int, str]:
     """``octa-conform EXAMPLE --html --json`` (in this process): (html, json, exit, output)."""
     html, js = workdir / "report.html", workdir / "report.json"
     args = [EXAMPLE, "--html", html, "--json", js, *(f"--select={s}" for s in select)]
-    code, stdout, stderr = conform(*args, cwd=workdir)
-    assert html.exists(), stdout + stderr
-    return html.read_text(encoding="utf-8"), json.loads(js.read_text()), code, stdout + stderr
+    proc = octa_conform_here(*args, cwd=workdir)
+    output = proc.stdout + proc.stderr
+    assert html.exists(), output
+    return html.read_text(encoding="utf-8"), json.loads(js.read_text()), proc.returncode, output
 
 
 def assert_matches_json(text: str, data: dict[str, Any]) -> Page:
@@ -526,10 +503,10 @@ def test_bad_html_path_is_a_usage_error_before_any_check(
     tmp_path: Path, pytester: pytest.Pytester
 ) -> None:
     bad = tmp_path / "missing" / "r.html"
-    code, out, err = conform(EXAMPLE, "--html", bad, cwd=tmp_path)
-    assert code == 2, out + err
-    assert "HTML report" in err and "does not exist" in err
-    assert "PASS" not in out and "Traceback" not in err
+    cli = octa_conform_here(EXAMPLE, "--html", bad, cwd=tmp_path)
+    assert cli.returncode == 2, cli.stdout + cli.stderr
+    assert "HTML report" in cli.stderr and "does not exist" in cli.stderr
+    assert "PASS" not in cli.stdout and "Traceback" not in cli.stderr
     door = pytest_door(pytester, "--octa-html", str(bad))
     assert door.ret == pytest.ExitCode.USAGE_ERROR, door.stdout.str() + door.stderr.str()
     assert "HTML report" in door.stderr.str()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_run import octa_conform_here
 
 from octa_conformance import catalogue
 from octa_conformance.reporting import write_reports
@@ -61,32 +59,25 @@ def sample_report(strict: bool = False, complete: bool = True) -> RunReport:
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One CLI run against the example plugin, with both reports and transcripts."""
+    """One CLI run (in this process) against the example plugin, with both reports and
+    transcripts."""
     d = tmp_path_factory.mktemp("real")
     js, xml = d / "r.json", d / "r.xml"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "octa_conformance",
-            str(EXAMPLE),
-            "--select",
-            "launch.listens",
-            "--select",
-            "launch.startup-time",
-            "--select",
-            "execute.stdout-delivered",
-            "-v",
-            "--json",
-            str(js),
-            "--junit-xml",
-            str(xml),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdin=subprocess.DEVNULL,
+    proc = octa_conform_here(
+        EXAMPLE,
+        "--select",
+        "launch.listens",
+        "--select",
+        "launch.startup-time",
+        "--select",
+        "execute.stdout-delivered",
+        "-v",
+        "--json",
+        js,
+        "--junit-xml",
+        xml,
+        cwd=d,
+        env={"NO_COLOR": "1"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {"json": json.loads(js.read_text()), "xml": ET.parse(xml).getroot()}
