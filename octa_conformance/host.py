@@ -56,7 +56,7 @@ from octa_conformance.protocol import (
     Violation,
     ViolationLog,
 )
-from octa_conformance.protocol.session import ReplyFailed, Sent, Stage
+from octa_conformance.protocol.session import CommandLost, ReplyFailed, Sent, Stage
 from octa_conformance.runs import Run, RunResult
 from octa_conformance.supervisor import PluginProcess, describe_status
 from octa_conformance.transcript import Transcript
@@ -369,6 +369,13 @@ class FakeOcta:
         if isinstance(ev, ReplyFailed):
             self._waiters.failed(ev)
             return
+        if isinstance(ev, CommandLost):  # Octa would wait forever: the host does not wait
+            self._waiters.lost(ev.execution)
+            self.transcript.note(
+                f"Execute #{ev.execution.index + 1} (id {ev.execution.id!r}) would never"
+                " finish for Octa: its terminal frame could not be decoded"
+            )
+            return
         self._events.append(ev)
         if isinstance(ev, Received):
             self.transcript.received(ev.raw, ev.frame)
@@ -377,21 +384,8 @@ class FakeOcta:
             if ev.frame is None:
                 self.transcript.received(ev.data)
             self.transcript.violation(ev)
-            if ev.id is not None:
-                self._end_lost(ev)
         elif isinstance(ev, Closed):
             self.transcript.note("the plugin closed the connection")
-
-    def _end_lost(self, violation: Violation) -> None:
-        """End the wait of the command whose terminal frame ``violation`` is (if it is one):
-        Octa would wait for that command forever, so the host does not wait at all."""
-        ex = self.session.execution_for(violation.id)  # type: ignore[arg-type]
-        if ex is not None and ex.lost is violation:
-            self._waiters.lost(ex)
-            self.transcript.note(
-                f"Execute #{ex.index + 1} (id {ex.id!r}) would never finish for Octa: its"
-                " terminal frame could not be decoded"
-            )
 
     def _finish(self) -> None:
         """The connection ended (either side, or reading stopped): nothing more comes."""

@@ -40,7 +40,7 @@ from octa_conformance.protocol import (
     tally,
 )
 from octa_conformance.protocol import session as session_module
-from octa_conformance.protocol.session import FailReason, ReplyFailed, Sent, Stage
+from octa_conformance.protocol.session import CommandLost, FailReason, ReplyFailed, Sent, Stage
 from octa_conformance.protocol.stages import TRANSITIONS, Trigger, next_stage
 from octa_conformance.protocol.violations import KEEP_FIRST, KEEP_LAST
 
@@ -1008,7 +1008,7 @@ def test_arbitrary_sessions_never_raise(dialect: Dialect, script: list[object]) 
     assert events[-1] == Closed()
     assert sum(isinstance(e, Closed) for e in events) == 1
     for e in events:
-        assert isinstance(e, Received | Violation | Closed | ReplyFailed)
+        assert isinstance(e, Received | Violation | Closed | ReplyFailed | CommandLost)
         if isinstance(e, Violation):
             str(e)
     for k, ex in enumerate(s.executions):
@@ -1158,7 +1158,9 @@ def test_an_undecodable_terminal_frame_of_a_running_command_is_lost(
     start(s, "a")
     start(s, "b")
     events = s.receive_data(raw_frame(dialect, type_, id="a", **fields))
-    (v,) = violations(events)
+    v, lost = events
+    assert isinstance(v, Violation) and isinstance(lost, CommandLost)
+    assert lost.execution is s.executions[0] and lost.violation is v
     assert v.kind is kind and v.id == "a" and v.frame is None
     assert "for the running command 'a' could not be decoded" in v.message
     assert "Octa drops this frame, so this command would never finish" in v.message

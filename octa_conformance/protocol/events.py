@@ -2,8 +2,8 @@
 
 A :class:`Sent` entry for every line the host sent, an :class:`Execution` for every
 ``Execute``, and the events :class:`~octa_conformance.protocol.session.HostSession` returns
-for the plugin's bytes: :class:`Received`, :class:`ReplyFailed`, :class:`Closed` and
-:class:`~octa_conformance.protocol.violations.Violation`.
+for the plugin's bytes: :class:`Received`, :class:`ReplyFailed`, :class:`CommandLost`,
+:class:`Closed` and :class:`~octa_conformance.protocol.violations.Violation`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from octa_conformance.protocol.violations import Violation
 __all__ = [
     "RAW_KEPT",
     "Closed",
+    "CommandLost",
     "Event",
     "Execution",
     "FailReason",
@@ -118,4 +119,14 @@ class ReplyFailed:
     violation: Violation | None = None
 
 
-Event = Received | Violation | Closed | ReplyFailed
+@dataclass(frozen=True, eq=False)
+class CommandLost:
+    """The terminal frame of a running ``execution`` came but could not be decoded
+    (``violation``, its report, comes just before): Octa drops such a frame, so for Octa
+    the command would never finish. A good terminal frame may still follow."""
+
+    execution: Execution
+    violation: Violation
+
+
+Event = Received | Violation | Closed | ReplyFailed | CommandLost

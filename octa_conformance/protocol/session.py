@@ -28,6 +28,7 @@ from octa_conformance.protocol.dialect import Dialect
 from octa_conformance.protocol.events import (
     RAW_KEPT,
     Closed,
+    CommandLost,
     Event,
     Execution,
     FailReason,
@@ -237,7 +238,7 @@ class HostSession:
             return
         frame = response_from_object(obj, item, self.dialect)
         if isinstance(frame, Violation):
-            self._malformed(self._undecodable(frame, obj), events)
+            self._undecodable(frame, obj, events)
             return
         if self._stage is Stage.SHUT_DOWN:
             events.append(
@@ -289,16 +290,18 @@ class HostSession:
         elif isinstance(sent.command, SchemaCommand):
             self._move(Trigger.SCHEMA_ANSWERED if ok else Trigger.SCHEMA_FAILED)
 
-    def _undecodable(self, v: Violation, obj: dict[str, object]) -> Violation:
+    def _undecodable(self, v: Violation, obj: dict[str, object], events: list[Event]) -> None:
         """A frame that parsed as JSON but not as a response: note the id it names.
 
         If it is a terminal frame (by its type name) of a running execution, that execution
-        is ``lost``: Octa turns a frame it cannot parse into ``Error{id:"parse_error"}``,
-        which matches no command, so the command it was meant to end never ends.
+        is ``lost`` (:class:`CommandLost`): Octa turns a frame it cannot parse into
+        ``Error{id:"parse_error"}``, which matches no command, so the command it was meant to
+        end never ends.
         """
         ident = named_id(obj)
         if ident is None:
-            return v
+            self._malformed(v, events)
+            return
         ex = self.execution_for(ident)
         name = obj.get("type")
         if (
@@ -307,7 +310,8 @@ class HostSession:
             or type(name) is not str
             or name.lower() not in TERMINAL_NAMES
         ):
-            return dataclasses.replace(v, id=ident)
+            self._malformed(dataclasses.replace(v, id=ident), events)
+            return
         v = dataclasses.replace(
             v,
             message=f"{v.message}; this {name} frame for the running command {ident!r} could"
@@ -315,7 +319,8 @@ class HostSession:
             id=ident,
         )
         ex.lost = v
-        return v
+        self._malformed(v, events)
+        events.append(CommandLost(ex, v))
 
     @staticmethod
     def _violation(kind: Kind, message: str, raw: bytes, frame: Response) -> Violation:
