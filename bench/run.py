@@ -58,7 +58,9 @@ GOALS = {
     "suite_single_s": 20.0,
     "suite_parallel_s": 12.0,
     "decode_frames_per_s": 200_000,
-    "host_rtt_ratio": 1.5,
+    # issue #13: against a real plugin process (the example plugin, or --plugin); the 1.5x
+    # goal against the in-process fake plugin is retired (that figure is still printed)
+    "host_rtt_ratio": 1.1,
 }
 
 Row = tuple[str, str, str]  # what, figure, note
@@ -570,7 +572,7 @@ def bench_round_trip(plugin: Path, n_plugin: int, n_fake: int) -> tuple[list[Row
             async def open_conn() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
                 return await process.connect()
 
-            return await compare_clients(open_conn, n_plugin, 5, process)
+            return await compare_clients(open_conn, n_plugin, max(5, n_plugin // 100), process)
         finally:
             await process.stop()
 
@@ -619,7 +621,7 @@ def table(rows: list[Row]) -> str:
 
 
 def goal_verdicts(report: dict[str, Any]) -> list[Row]:
-    """Each goal of issue #6 with the figure measured here (``-`` if not measured)."""
+    """Each goal of issues #6 and #13 with the figure measured here (``-`` if not measured)."""
     suite = report.get("suite", {})
 
     def best(*names: str) -> float | None:
@@ -632,15 +634,13 @@ def goal_verdicts(report: dict[str, Any]) -> list[Row]:
         "decode_frames_per_s": report.get("codec", {})
         .get("decode: HostSession.receive_data", {})
         .get("frames_per_s"),
-        "host_rtt_ratio": report.get("round_trip", {})
-        .get("in-process fake plugin", {})
-        .get("ratio"),
+        "host_rtt_ratio": report.get("round_trip", {}).get("example plugin", {}).get("ratio"),
     }
     words = {
         "suite_single_s": ("full suite, one process", "<= {:.0f} s", "{:.1f} s"),
         "suite_parallel_s": ("full suite, 2 workers", "<= {:.0f} s", "{:.1f} s"),
         "decode_frames_per_s": ("decoding (HostSession)", ">= {:,.0f}/s", "{:,.0f}/s"),
-        "host_rtt_ratio": ("host round trip vs raw socket", "<= {:.1f}x", "{:.2f}x"),
+        "host_rtt_ratio": ("host round trip vs raw socket, real plugin", "<= {:.1f}x", "{:.2f}x"),
     }
     rows: list[Row] = []
     for key, goal in GOALS.items():
@@ -665,6 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (about a minute)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--plugin", default=str(EXAMPLE), help="plugin to measure (default: example)")
+    ap.add_argument(
+        "--round-trips",
+        type=int,
+        metavar="N",
+        help="round trips per client against the plugin (default 200; --quick 50)",
+    )
     ap.add_argument("--no-suite", action="store_true", help="skip the full-suite runs")
     ap.add_argument("--no-cli", action="store_true", help="skip the octa-conform suite runs")
     ap.add_argument(
@@ -684,7 +690,9 @@ def main(argv: list[str] | None = None) -> int:
         ("codec", lambda: bench_codec(20_000 if quick else 100_000, 2 if quick else 3)),
         (
             "round_trip",
-            lambda: bench_round_trip(plugin, 50 if quick else 200, 500 if quick else 3000),
+            lambda: bench_round_trip(
+                plugin, args.round_trips or (50 if quick else 200), 500 if quick else 3000
+            ),
         ),
     ]
     if not args.no_suite:
