@@ -55,7 +55,8 @@ def first_execute_flood(frames: int, word: bytes, stray_id: str | None = None, b
     """A subclass of the example's ``ShellPlugin`` that answers its first Execute with
     ``Started``, then ``frames`` Stdout frames (``"<word> <n>"``) for that command's id, or
     for ``stray_id`` (an id no Started named), then runs the command as the example does.
-    Later Executes are served normally: a flood costs the host seconds of parsing."""
+    Later Executes are served normally. The host parses the start of a flood and skims the
+    rest (octa_conformance/connection.py): the command's terminal frame still arrives."""
     example = load_example()
 
     class FirstExecuteFlood(example.ShellPlugin):
