@@ -137,10 +137,12 @@ def plugins(tmp_path: Path) -> dict[str, Path]:
 def passing_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """``octa-conform EXAMPLE --select launch.listens --json r.json --junit-xml r.xml`` run
-    once in an empty directory, for the tests that look at its parts: (result, directory)."""
+    """``octa-conform run EXAMPLE --select launch.listens --json r.json --junit-xml r.xml``
+    (the ``run`` subcommand named; every other test leaves it implied) run once in an empty
+    directory, for the tests that look at its parts: (result, directory)."""
     workdir = tmp_path_factory.mktemp("passing")
     proc = octa_conform_here(
+        "run",
         EXAMPLE,
         "--select",
         "launch.listens",
@@ -187,8 +189,10 @@ def test_run_is_hermetic(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "r.json"])
 
 
-def test_run_subcommand_is_the_default(octa_conform: Conform, tmp_path: Path) -> None:
-    proc = octa_conform("run", EXAMPLE, "--select", "launch.listens", cwd=tmp_path)
+def test_run_subcommand_is_the_default(
+    passing_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    proc, _ = passing_run  # `run` named: the same as the implied run of the other tests
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS  launch.listens" in proc.stdout
 
@@ -1017,8 +1021,11 @@ def test_exit_2_report_and_stop_options(
     [
         ({"NO_COLOR": ""}, False),  # not a terminal
         ({"NO_COLOR": "", "FORCE_COLOR": "1"}, True),  # CI logs
-        ({"NO_COLOR": "", "CLICOLOR_FORCE": "1", "TERM": "dumb"}, True),
-        ({"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
+        # the other rules: in the quick loop by test_reports.py's use_color tests
+        pytest.param(
+            {"NO_COLOR": "", "CLICOLOR_FORCE": "1", "TERM": "dumb"}, True, marks=pytest.mark.slow
+        ),
+        pytest.param({"NO_COLOR": "1", "FORCE_COLOR": "1"}, False, marks=pytest.mark.slow),
     ],
 )
 def test_colour_follows_the_environment(

@@ -460,6 +460,7 @@ def test_cli_html_of_the_example_plugin(quick_cli_run: Any) -> None:
     assert "0.2.1 (target)" in page.all_text
 
 
+@pytest.mark.slow  # two Chromium starts; test_full_run_of_the_example_plugin opens it too
 @pytest.mark.skipif(BROWSER is None, reason="no headless Chromium on this machine")
 def test_opens_in_a_headless_browser(quick_cli_run: Any) -> None:
     workdir, _, data, _, _ = quick_cli_run

@@ -183,7 +183,9 @@ def _lines(marker: Path, timeout: float = 60) -> list[str]:
         time.sleep(0.005)
 
 
-@pytest.mark.parametrize("front_door", ["cli", "pytest"])
+# The pytest door is slow-marked: its Ctrl-C path (kill_all, spare included) is also proved
+# in the quick loop by test_pytest_plugin.py::test_interrupted_pytest_run_stops_and_cleans_up.
+@pytest.mark.parametrize("front_door", ["cli", pytest.param("pytest", marks=pytest.mark.slow)])
 def test_an_interrupted_run_leaves_no_spare_behind(tmp_path: Path, front_door: str) -> None:
     """Ctrl-C while a check waits on its plugin and the spare for the next check is
     running: both are gone when the harness has exited."""
