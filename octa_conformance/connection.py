@@ -240,6 +240,7 @@ class StreamConnection:
 
     async def close(self, timeout: float) -> None:
         """Close our side (the plugin sees EOF) and stop reading, each bounded by ``timeout``."""
+        self._report_skipped()  # a skim in progress: how many lines went unread
         with contextlib.suppress(Exception):
             self._writer.close()
         self._task.cancel()
