@@ -85,9 +85,11 @@ def describe_outcome(result: RunResult, limit: int | None = 80) -> str:
     return f"it ended with {describe_ending(result, limit)}"
 
 
-def describe_result(result: RunResult) -> str:
-    """Everything a finished command reported: exit code, error and stdout."""
-    return f"exit code {result.exit_code}, error {result.error!r}, stdout {result.stdout!r}"
+def describe_result(result: RunResult, limit: int = 400) -> str:
+    """What a finished command reported: exit code, error and stdout (each text cut after
+    ``limit`` characters, with its full length: a flood of output stays one readable line)."""
+    error = None if result.error is None else short(result.error, limit)
+    return f"exit code {result.exit_code}, error {error}, stdout {short(result.stdout, limit)}"
 
 
 # --- processes --------------------------------------------------------------------------
