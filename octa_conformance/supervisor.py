@@ -72,8 +72,9 @@ def _describe_error(exc: BaseException | None) -> str:
 
 
 _IGNORES_SIGTERM: set[tuple[str, ...]] = set()
-"""Plugins (their command, less the socket path) a process of which outlived the SIGTERM
-grace: their later processes get SIGKILL at once when stopped, not a grace of their own."""
+"""Plugins (command less the socket path, and environment) a process of which outlived the
+SIGTERM grace: their later processes get SIGKILL at once when stopped, not a grace of their
+own."""
 
 
 def _close_fds(*fds: int) -> None:
@@ -107,6 +108,7 @@ class PluginProcess:
         spawned_at: float,
         stdout_fd: int,
         stderr_fd: int,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.argv = argv
         self.tree = ProcessTree(proc, session_token, config.timeouts.poll)
@@ -119,7 +121,10 @@ class PluginProcess:
         self.startup_seconds = None
         self._proc = proc
         socket_at = argv.index("--socket-path") if "--socket-path" in argv else len(argv)
-        self._plugin_key = (*argv[:socket_at], *argv[socket_at + 2 :])
+        # the same plugin: the same command (less the socket path) and environment (less the
+        # session token); a mutant differs from its siblings by its environment alone
+        environment = sorted((k, v) for k, v in (env or {}).items() if k != SESSION_ENV_VAR)
+        self._plugin_key = (*argv[:socket_at], *argv[socket_at + 2 :], repr(environment))
         self._spawned_at = spawned_at
         self._lock = threading.Lock()
         self._closed = False
@@ -207,6 +212,7 @@ class PluginProcess:
                     spawned_at=spawned_at,
                     stdout_fd=out_r,
                     stderr_fd=err_r,
+                    env=child_env,
                 )
             except BaseException:
                 proc.kill()
