@@ -9,6 +9,17 @@ from octa_conformance.protocol.codec import (
     parse_object,
 )
 from octa_conformance.protocol.dialect import Dialect
+from octa_conformance.protocol.events import (
+    Closed,
+    CommandLost,
+    Event,
+    Execution,
+    FailReason,
+    RawLine,
+    Received,
+    ReplyFailed,
+    Sent,
+)
 from octa_conformance.protocol.framing import LineFramer
 from octa_conformance.protocol.messages import (
     Command,
@@ -26,14 +37,8 @@ from octa_conformance.protocol.messages import (
     Stderr,
     Stdout,
 )
-from octa_conformance.protocol.session import (
-    Closed,
-    Event,
-    Execution,
-    HostSession,
-    RawLine,
-    Received,
-)
+from octa_conformance.protocol.session import HostSession
+from octa_conformance.protocol.stages import Stage
 from octa_conformance.protocol.violations import (
     DECODE_KINDS,
     Kind,
@@ -48,12 +53,14 @@ __all__ = [
     "DECODE_KINDS",
     "Closed",
     "Command",
+    "CommandLost",
     "Dialect",
     "ErrorReply",
     "Event",
     "ExecuteCommand",
     "Execution",
     "ExitStatus",
+    "FailReason",
     "HelloCommand",
     "HelloReply",
     "HostSession",
@@ -62,11 +69,14 @@ __all__ = [
     "NotKept",
     "RawLine",
     "Received",
+    "ReplyFailed",
     "Response",
     "SchemaCommand",
     "SchemaReply",
+    "Sent",
     "ShutdownCommand",
     "ShutdownReply",
+    "Stage",
     "Started",
     "Stderr",
     "Stdout",
