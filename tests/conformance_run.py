@@ -47,6 +47,14 @@ def octa_conform_here(
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
+def pytest_here(pytester: Any, *args: str) -> Any:
+    """``pytest ARGS`` nested in this process (``pytester``'s run; the plugin loads through its
+    pytest11 entry point), without the cache and with the suites' loop scope set."""
+    return pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function", *args
+    )
+
+
 def harness_command(plugin: Path, workdir: Path, report: Path) -> list[str]:
     """``pytest --octa-plugin PLUGIN`` (this Python, no cache) rooted in ``workdir``, writing
     its JSON report to ``report``; add selections and options after it."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_run import EXAMPLE, MUTANT_PLUGIN, octa_conform_here, outcomes
+from conformance_run import EXAMPLE, MUTANT_PLUGIN, octa_conform_here, outcomes, pytest_here
 
 sys.path.insert(0, str(MUTANT_PLUGIN.parent))
 from mutant_registry import all_mutants
@@ -44,12 +44,9 @@ def pytest_run(pytester: pytest.Pytester, plugin: Path, select: list[str]) -> di
     """``pytest --octa-plugin PLUGIN --octa-select ... --octa-json`` (a nested run in this
     process); the report + exit status and output."""
     out = pytester.path / "pytest.json"
-    result = pytester.runpytest_inprocess(
+    result = pytest_here(
+        pytester,
         "-q",
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "asyncio_default_fixture_loop_scope=function",
         "--octa-plugin",
         str(plugin),
         f"--octa-json={out}",

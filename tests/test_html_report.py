@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance_run import EXAMPLE, octa_conform_here, outcomes
+from conformance_run import EXAMPLE, octa_conform_here, outcomes, pytest_here
 
 from octa_conformance import catalogue
 from octa_conformance.reporting import write_reports
@@ -472,16 +472,7 @@ def test_opens_in_a_headless_browser(quick_cli_run: Any) -> None:
 
 def pytest_door(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """``pytest --octa-plugin EXAMPLE ARGS``, a nested run in this process."""
-    return pytester.runpytest_inprocess(
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "asyncio_default_fixture_loop_scope=function",
-        "--octa-plugin",
-        str(EXAMPLE),
-        *args,
-    )
+    return pytest_here(pytester, "-q", "--octa-plugin", str(EXAMPLE), *args)
 
 
 def test_pytest_octa_html(pytester: pytest.Pytester) -> None:

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conformance_run import harness_command, tagged_plugins, wait_for_a_plugin
+from conformance_run import harness_command, pytest_here, tagged_plugins, wait_for_a_plugin
 from hypothesis.configuration import storage_directory
 
 from octa_conformance import catalogue
@@ -27,9 +27,7 @@ VERDICT = "octa-conformance verdict (bundled checks only):"
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """A nested pytest run (the plugin loads through its pytest11 entry point)."""
-    return pytester.runpytest_inprocess(
-        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function", *args
-    )
+    return pytest_here(pytester, *args)
 
 
 def test_bundled_suites_run(pytester: pytest.Pytester) -> None:
