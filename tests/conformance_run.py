@@ -3,6 +3,7 @@ read the JSON report."""
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import io
 import json
@@ -235,3 +236,79 @@ def wait_for_a_plugin(tag: str, timeout: float = 10) -> None:
     while not tagged_plugins(tag):
         assert time.monotonic() < deadline, "no plugin process appeared"
         time.sleep(0.005)
+
+
+def run_suites_here(
+    plugin: Path,
+    *,
+    select: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+    extra: Iterable[str] = (),
+    timeout: float = 600,
+    measure: bool = False,
+) -> dict[str, Any]:
+    """What ``run_suites`` does, without an interpreter to start: ``octa-conform PLUGIN
+    --json`` through ``cli.main`` in this process (``octa_conform_here``), in a fresh temp dir;
+    return the JSON report.
+
+    ``extra`` are octa-conform options (``--timeout-scale=X``), not pytest's. ``env`` is added
+    to the environment for the run; a ``TMPDIR`` in it is honoured (tempfile's cached temp dir
+    is reset for the run and restored afterwards). Every report has ``_exit`` (octa-conform's
+    exit status: 0 pass, 1 fail, 2 usage, 3 harness failure, 4 incomplete, 130 interrupted),
+    ``_output`` and ``_duration``. ``measure``: ``_peak_rss`` is the peak resident set of
+    this process during the run (its kernel high-water mark is reset first, so it covers the
+    test process as well as the harness: an upper bound of the harness's own) plus its
+    children that are not plugins; ``_harness_pid`` is this process. After ``timeout`` s the
+    run is interrupted as by SIGTERM (it stops its plugins and ends) and AssertionError is
+    raised.
+    """
+    import pytest
+
+    args: list[object] = [plugin]
+    args += [f"--select={s}" for s in select]
+    args += [f"--skip={s}" for s in skip]
+    args += list(extra)
+    with contextlib.ExitStack() as stack:
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="octa-conform-test-"))
+        )
+        report = workdir / "report.json"
+        m = stack.enter_context(pytest.MonkeyPatch.context())
+        m.setattr(tempfile, "tempdir", None)  # gettempdir() looks at TMPDIR again
+        timed_out = threading.Event()
+
+        def interrupt() -> None:
+            timed_out.set()
+            _thread.interrupt_main(signal.SIGTERM)  # the runner's handler: ends like Ctrl-C
+
+        watchdog = threading.Timer(timeout, interrupt)
+        watchdog.daemon = True
+        if measure:
+            with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM to the current resident set
+        sampler = _MemorySampler(os.getpid()) if measure else None
+        started = time.monotonic()
+        watchdog.start()
+        try:
+            proc = octa_conform_here(*args, "--json", report, cwd=workdir, env=env)
+        finally:
+            watchdog.cancel()
+            if sampler is not None:
+                sampler.stop()
+        duration = time.monotonic() - started
+        output = proc.stdout + proc.stderr
+        if timed_out.is_set():
+            raise AssertionError(
+                f"the harness run did not finish within {timeout:.0f} s:\n{output[-8000:]}"
+            )
+        if not report.exists():
+            raise AssertionError(f"no report (exit {proc.returncode}):\n{output[-8000:]}")
+        data = json.loads(report.read_text())
+        data["_exit"] = proc.returncode
+        data["_output"] = output[-20000:]
+        data["_duration"] = duration
+        if sampler is not None:
+            data["_peak_rss"] = sampler.peak
+            data["_harness_pid"] = os.getpid()
+        return data
