@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,25 +51,74 @@ def test_vector_file_is_complete() -> None:
 # --------------------------------------------------------------------------- (1) vectors
 
 
-@pytest.mark.parametrize(
-    ("version", "requirement", "expected"), [r[1:] for r in ROWS], ids=[str(r[0]) for r in ROWS]
-)
-def test_vector(version: str, requirement: str, expected: str) -> None:
+KINDS = ("match", "nomatch", "bad-version", "bad-requirement")
+
+
+def test_vector_kinds_are_known() -> None:
+    unknown = [(lineno, expected) for lineno, _, _, expected in ROWS if expected not in KINDS]
+    assert not unknown, f"rows whose expected value is not one of {KINDS}: {unknown}"
+
+
+def _raises(parse: Callable[[str], object], text: str, pattern: str) -> str | None:
+    """None if ``parse(text)`` raises ValueError whose message matches ``pattern``; otherwise
+    what happened instead, in words."""
+    try:
+        result = parse(text)
+    except ValueError as e:
+        return None if re.search(pattern, str(e)) else f"ValueError {str(e)!r}"
+    except Exception as e:  # any other outcome is a disagreement to list
+        return f"{type(e).__name__} {str(e)!r}"
+    return f"accepted as {str(result)!r}"
+
+
+def _disagreement(version: str, requirement: str, expected: str) -> str | None:
+    """None if our semver code agrees with the row; otherwise what it did ("got")."""
     if expected == "bad-version":
-        with pytest.raises(ValueError, match="invalid version"):
-            parse_version(version)
-        return
-    parsed = parse_version(version)
+        got = _raises(parse_version, version, "invalid version")
+        return None if got is None else f"version {got}"
+    try:
+        parsed = parse_version(version)
+    except Exception as e:
+        return f"version rejected: {type(e).__name__} {str(e)!r}"
     if expected == "bad-requirement":
-        with pytest.raises(ValueError, match="invalid version requirement"):
-            parse_requirement(requirement)
-        return
-    assert expected in ("match", "nomatch")
-    req = parse_requirement(requirement)
-    assert req.matches(parsed) is (expected == "match")
-    assert matches(version, requirement) is (expected == "match")
-    # The canonical rendering of a requirement means the same thing.
-    assert parse_requirement(str(req)) == req
+        got = _raises(parse_requirement, requirement, "invalid version requirement")
+        return None if got is None else f"requirement {got}"
+    try:
+        req = parse_requirement(requirement)
+        result = req.matches(parsed)
+        if result is not (expected == "match"):
+            if result is True or result is False:
+                return "match" if result else "nomatch"
+            return f"Requirement.matches returned {result!r}"
+        helper = matches(version, requirement)
+        if helper is not (expected == "match"):
+            return f"matches() returned {helper!r} (Requirement.matches agrees with the row)"
+        # The canonical rendering of a requirement means the same thing.
+        again = parse_requirement(str(req))
+        if again != req:
+            return f"{str(req)!r} (the canonical rendering) parses to {again!r}, not {req!r}"
+    except Exception as e:
+        return f"{type(e).__name__} {str(e)!r}"
+    return None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_vectors(kind: str) -> None:
+    """Our semver code agrees with every row of the vector file whose expected value is
+    ``kind``; a failure lists every disagreeing row."""
+    rows = [r for r in ROWS if r[3] == kind]
+    assert rows, f"no {kind} rows in {VECTORS.name}"
+    wrong = []
+    for lineno, version, requirement, expected in rows:
+        got = _disagreement(version, requirement, expected)
+        if got is not None:
+            wrong.append(
+                f"  line {lineno}: version {version!r}, requirement {requirement!r}:"
+                f" expected {expected}, got {got}"
+            )
+    assert not wrong, (
+        f"{len(wrong)} of {len(rows)} {kind} rows of {VECTORS.name} disagree:\n" + "\n".join(wrong)
+    )
 
 
 # --------------------------------------------------------------------------- (2) §5 rules
