@@ -13,7 +13,10 @@ process; every check still gets fresh processes that nothing has talked to, and 
 when it ends. A spare that no longer matches (another environment), or that exited, is
 killed and a process started as usual. Spares are registered for clean-up like every plugin
 process, so ``kill_all()`` (run end, Ctrl-C, interpreter exit) kills the last one.
-``OCTA_CONFORMANCE_SPAWN_AHEAD=0`` in the environment turns it off.
+A spare is started only for a check that will take it: the pytest plugin tells, before each
+check, whether that check takes one (:func:`plan_spares`: ``now``) and whether another check
+that spawns a plugin follows it (``later``), so a one-check run starts no process it does not
+need. ``OCTA_CONFORMANCE_SPAWN_AHEAD=0`` in the environment turns it off.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ SPAWN_AHEAD_ENV = "OCTA_CONFORMANCE_SPAWN_AHEAD"
 # Checks that time the plugin or its start-up: their spare is started only when they end,
 # so that no start-up runs alongside their measurements.
 _MEASURING = ("performance.", "launch.startup-time")
+# Checks whose first spawn is ``fresh`` (they time the start-up themselves): a spare started
+# for them would wait unused.
+_STARTS_FRESH = frozenset({"launch.listens", "launch.startup-time"})
 
 
 @dataclass
@@ -91,9 +97,10 @@ async def _handshake_once(options: RunOptions, dialect: Dialect | None) -> Plugi
 def gather_info(options: RunOptions) -> PluginInfo:
     """Handshake once (in the target dialect, else the one the plugin speaks).
 
-    With spawn-ahead, the first check's plugin process is started alongside.
+    With spawn-ahead, the first check's plugin process is started alongside (if that check
+    takes a spare: :func:`plan_spares`).
     """
-    if spawn_ahead_enabled():
+    if spawn_ahead_enabled() and SPARE.wanted_now:
         config = options.harness_config()
         SPARE.fill(_spare_key(options.plugin, config, config.plugin_args), config)
     target = Dialect.for_octa_version(options.octa_version)
@@ -133,6 +140,8 @@ class _SpareSlot:
         self._process: PluginProcess | None = None
         self._key: _SpareKey | None = None
         self.stats = {"spawned": 0, "taken": 0, "discarded": 0}
+        self.wanted_now = True  # the running check's first spawn may take a spare
+        self.wanted_later = True  # another check that spawns a plugin follows the running one
 
     @property
     def process(self) -> PluginProcess | None:
@@ -190,6 +199,23 @@ SPARE = _SpareSlot()
 def discard_spare() -> None:
     """Kill the spare plugin process, if any (e.g. when the last check has run)."""
     SPARE.discard()
+
+
+def takes_spare(check_id: str) -> bool:
+    """Whether check ``check_id`` ("" for a test that is not a check) may take a spare for
+    its first spawn: all but those that start their processes fresh."""
+    return check_id not in _STARTS_FRESH
+
+
+def plan_spares(*, now: bool = True, later: bool = True) -> None:
+    """Say which spares the run will use (the pytest plugin does, before each check).
+
+    ``now``: the check about to run may take a spare (the run's first handshake starts one
+    alongside only then); ``later``: another check that spawns a plugin follows it (only then
+    does this check start one for it). Both default to True: outside a planned run (a
+    ``CheckContext`` made directly) a spare is always started.
+    """
+    SPARE.wanted_now, SPARE.wanted_later = now, later
 
 
 class CheckContext:
@@ -250,8 +276,14 @@ class CheckContext:
         return _spare_key(self.plugin, self.config, args)
 
     def _prepare_spare(self) -> None:
-        """Start the next check's plugin process now, if there is no spare yet."""
-        if self._spawn_ahead and SPARE.process is None and not interrupts.received():
+        """Start the next check's plugin process now, if there is no spare yet and a later
+        check will spawn one (:func:`plan_spares`)."""
+        if (
+            self._spawn_ahead
+            and SPARE.wanted_later
+            and SPARE.process is None
+            and not interrupts.received()
+        ):
             SPARE.fill(self._spare_key(self.config.plugin_args), self.config)
 
     async def connect(

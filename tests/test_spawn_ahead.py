@@ -3,6 +3,7 @@
 A spare is started once a check has connected to its plugin (or when it ends), taken by the
 next ``CheckContext.spawn()`` with the same arguments, replaced when it does not fit, and
 killed with every other plugin process by ``kill_all()`` (run end, Ctrl-C): never leaked.
+In a run, a spare is started only for a check that will take it: none after the last check.
 """
 
 from __future__ import annotations
@@ -18,11 +19,18 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conformance_run import octa_conform_here
 
 from octa_conformance import context
-from octa_conformance.context import SPAWN_AHEAD_ENV, CheckContext, PluginInfo, discard_spare
+from octa_conformance.context import (
+    SPAWN_AHEAD_ENV,
+    CheckContext,
+    PluginInfo,
+    discard_spare,
+    plan_spares,
+)
 from octa_conformance.settings import RunOptions
-from octa_conformance.supervisor import kill_all
+from octa_conformance.supervisor import PluginProcess, kill_all
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
@@ -30,11 +38,13 @@ EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
 
 @pytest.fixture(autouse=True)
 def no_spare(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts and ends without a spare, with spawn-ahead on."""
+    """Each test starts and ends without a spare, with spawn-ahead on (and unplanned)."""
     monkeypatch.delenv(SPAWN_AHEAD_ENV, raising=False)
     discard_spare()
+    plan_spares()
     yield
     discard_spare()
+    plan_spares()
 
 
 def new_context(check_id: str = "execute.started-first") -> CheckContext:
@@ -126,6 +136,60 @@ async def test_spawn_ahead_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) ->
     await ctx.launch()
     await ctx.aclose()
     assert context.SPARE.process is None
+
+
+async def test_no_spare_when_no_later_check_will_take_it() -> None:
+    plan_spares(now=True, later=False)  # the last check of a run
+    ctx = new_context()
+    await ctx.launch()
+    assert context.SPARE.process is None, "no later check: no spare while it runs"
+    await ctx.aclose()
+    assert context.SPARE.process is None, "nor when it ends"
+
+
+# (selection, plugin processes the checks need besides the run's first handshake, of which
+# spares): every spare started is taken, none is started after the last check
+RUNS = [
+    (["execute.started-first"], 1, 1),  # the spare started alongside the handshake
+    (["launch.listens"], 1, 0),  # it starts its process fresh: no spare at all
+    (["execute.started-first", "execute.one-terminal-frame"], 2, 2),  # the second's spare
+]
+
+
+@pytest.mark.parametrize(("select", "needed", "spares"), RUNS, ids=lambda v: str(v))
+def test_a_run_starts_only_the_processes_its_checks_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, select: list[str], needed: int, spares: int
+) -> None:
+    spawned: list[PluginProcess] = []
+    spawn = PluginProcess.spawn.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[PluginProcess], *args: object, **kw: object) -> PluginProcess:
+        process = spawn(cls, *args, **kw)
+        spawned.append(process)
+        return process
+
+    monkeypatch.setattr(PluginProcess, "spawn", classmethod(counted))
+    before = dict(context.SPARE.stats)
+    args: list[str] = []
+    for s in select:
+        args += ["--select", s]
+    run = octa_conform_here(EXAMPLE, *args, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    stats = {k: v - before[k] for k, v in context.SPARE.stats.items()}
+    assert len(spawned) == 1 + needed, f"plugin processes started: {len(spawned)}, {stats}"
+    assert stats == {"spawned": spares, "taken": spares, "discarded": 0}
+    assert context.SPARE.wanted_later, "the run's plan does not outlive it"
+
+
+def test_the_checks_that_start_fresh_are_the_ones_given_no_spare() -> None:
+    """``context._STARTS_FRESH`` names every bundled check that spawns ``fresh=True`` (a spare
+    started for it would wait unused), and no other."""
+    fresh = set()
+    for suite in (ROOT / "suites").glob("test_*.py"):
+        for chunk in suite.read_text(encoding="utf-8").split("@check(")[1:]:
+            if "fresh=True" in chunk:
+                fresh.add(chunk.split('"')[1])
+    assert fresh == set(context._STARTS_FRESH)
 
 
 async def test_kill_all_kills_the_spare() -> None:

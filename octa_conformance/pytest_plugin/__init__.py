@@ -11,7 +11,7 @@ so every hook and fixture of the pieces below is imported here:
 
 * ``options`` — the ``--octa-*`` options and the ``octa_plugin`` ini key, as RunOptions;
 * ``lifecycle`` — configure (the suites, signals, hypothesis's home), check order and ids,
-  clean-up;
+  which checks take a spare plugin process (``pytest_runtest_protocol_spares``), clean-up;
 * ``fixtures`` — ``octa``, ``octa_host``, ``octa_ready_host``, ``octa_options``,
   ``octa_plugin_info``, ``octa_check_id`` and the root-cause guard;
 * ``root_cause`` — why a plugin that failed its first handshake failed it;
@@ -39,6 +39,7 @@ from octa_conformance.pytest_plugin.lifecycle import (
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
+    pytest_runtest_protocol_spares,
     pytest_sessionstart,
     pytest_unconfigure,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "pytest_generate_tests",
     "pytest_runtest_makereport",
     "pytest_runtest_protocol",
+    "pytest_runtest_protocol_spares",
     "pytest_sessionstart",
     "pytest_unconfigure",
     "suites_dir",

@@ -12,7 +12,7 @@ import pytest
 
 from octa_conformance import catalogue, interrupts
 from octa_conformance.checking import MARKER, check_id_of
-from octa_conformance.context import discard_spare
+from octa_conformance.context import discard_spare, plan_spares, takes_spare
 from octa_conformance.probes import ConfigError
 from octa_conformance.pytest_plugin.collector import Collector
 from octa_conformance.pytest_plugin.interrupt_guards import unraisable_hook
@@ -80,6 +80,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     discard_spare()  # idle: SIGKILL at once, no grace period
+    if OPTIONS_KEY in config.stash:
+        plan_spares()  # back to the default: a later run in this process plans its own
     kill_all()
     interrupts.restore(config.stash.get(SIGNALS_KEY, {}))
     previous = config.stash.get(UNRAISABLE_KEY, None)
@@ -122,6 +124,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for i, item in zip(slots, checks, strict=True):
         keep[i] = item
     items[:] = keep
+
+
+def _takes_spare(item: pytest.Item | None) -> bool:
+    """Whether ``item`` spawns a plugin process (it uses the ``octa`` fixture) and may take
+    the spare for its first spawn."""
+    if item is None or "octa" not in getattr(item, "fixturenames", ()):
+        return False
+    return takes_spare(check_id_of(item) or "")
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_runtest_protocol")
+def pytest_runtest_protocol_spares(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Before each test: start a spare plugin process only for a check that will take it —
+    this one (the run's first handshake starts one alongside) or the next one (this one starts
+    it while it runs). ``nextitem`` is None for the last test (of this xdist worker), so a
+    one-check run starts no process it does not use. (A second ``pytest_runtest_protocol``
+    beside the interrupt guard's; pytest reads hooks only from ``pytest_*`` names.)"""
+    if OPTIONS_KEY in item.config.stash:
+        plan_spares(now=_takes_spare(item), later=_takes_spare(nextitem))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
