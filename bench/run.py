@@ -548,6 +548,9 @@ async def compare_clients(
     return samples
 
 
+REAL_PLUGIN = "real plugin process"  # the example plugin, or the one given with --plugin
+
+
 def bench_round_trip(plugin: Path, n_plugin: int, n_fake: int) -> tuple[list[Row], dict[str, Any]]:
     async def against_fake() -> dict[str, list[float]]:
         with tempfile.TemporaryDirectory(prefix="octa-bench-") as tmp:
@@ -579,7 +582,7 @@ def bench_round_trip(plugin: Path, n_plugin: int, n_fake: int) -> tuple[list[Row
     rows: list[Row] = []
     data: dict[str, Any] = {}
     for name, samples in (
-        ("example plugin", asyncio.run(against_plugin())),
+        (REAL_PLUGIN, asyncio.run(against_plugin())),
         ("in-process fake plugin", asyncio.run(against_fake())),
     ):
         host, raw = statistics.median(samples["host"]), statistics.median(samples["raw"])
@@ -594,7 +597,8 @@ def bench_round_trip(plugin: Path, n_plugin: int, n_fake: int) -> tuple[list[Row
         fmt = ms if host > 0.002 else us
         rows.append(
             (
-                f"round trip Execute->ExitStatus, {name}",
+                f"round trip Execute->ExitStatus, {name}"
+                + (f" ({plugin.name})" if name == REAL_PLUGIN else ""),
                 f"{host / raw:.2f}x",
                 f"FakeOcta {fmt(host)} vs raw socket {fmt(raw)} (median, n={len(samples['host'])};"
                 f" p90 {fmt(pct(samples['host'], 0.9))} vs {fmt(pct(samples['raw'], 0.9))})",
@@ -634,7 +638,7 @@ def goal_verdicts(report: dict[str, Any]) -> list[Row]:
         "decode_frames_per_s": report.get("codec", {})
         .get("decode: HostSession.receive_data", {})
         .get("frames_per_s"),
-        "host_rtt_ratio": report.get("round_trip", {}).get("example plugin", {}).get("ratio"),
+        "host_rtt_ratio": report.get("round_trip", {}).get(REAL_PLUGIN, {}).get("ratio"),
     }
     words = {
         "suite_single_s": ("full suite, one process", "<= {:.0f} s", "{:.1f} s"),
