@@ -143,14 +143,28 @@ def run_suites(
             raise AssertionError(
                 f"no report (exit {proc.returncode}):\n{stdout[-4000:]}\n{stderr[-4000:]}"
             )
-        data = json.loads(report.read_text())
-        data["_exit"] = proc.returncode
-        data["_output"] = stdout[-20000:]
-        data["_duration"] = duration
-        if sampler is not None:
-            data["_peak_rss"] = sampler.peak
-            data["_harness_pid"] = proc.pid
-        return data
+        return read_report(report, proc.returncode, stdout, duration, sampler, proc.pid)
+
+
+def read_report(
+    report: Path,
+    exit_status: int,
+    output: str,
+    duration: float,
+    sampler: _MemorySampler | None,
+    harness_pid: int,
+) -> dict[str, Any]:
+    """The JSON report of a finished run, with what the run itself showed: ``_exit``,
+    ``_output`` (its last 20,000 characters), ``_duration`` and, when memory was sampled,
+    ``_peak_rss`` and ``_harness_pid``."""
+    data = json.loads(report.read_text())
+    data["_exit"] = exit_status
+    data["_output"] = output[-20000:]
+    data["_duration"] = duration
+    if sampler is not None:
+        data["_peak_rss"] = sampler.peak
+        data["_harness_pid"] = harness_pid
+    return data
 
 
 class _MemorySampler:
@@ -304,11 +318,4 @@ def run_suites_here(
             )
         if not report.exists():
             raise AssertionError(f"no report (exit {proc.returncode}):\n{output[-8000:]}")
-        data = json.loads(report.read_text())
-        data["_exit"] = proc.returncode
-        data["_output"] = output[-20000:]
-        data["_duration"] = duration
-        if sampler is not None:
-            data["_peak_rss"] = sampler.peak
-            data["_harness_pid"] = os.getpid()
-        return data
+        return read_report(report, proc.returncode, output, duration, sampler, os.getpid())
