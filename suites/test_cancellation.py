@@ -33,7 +33,7 @@ from octa_conformance.errors import LaunchError
 from octa_conformance.host import FakeOcta, HostError, ReplyTimeout, Run
 from octa_conformance.protocol import ErrorReply, ExitStatus, Received, ShutdownReply
 from octa_conformance.suite_helpers import expect_echoed
-from octa_conformance.supervisor import PluginProcess
+from octa_conformance.supervisor import PluginProcess, describe_status
 from octa_conformance.wording import describe_ending, describe_processes
 
 SLEEP_SECONDS = 30  # "probe sleep (30 s)": far longer than any bound used here
@@ -213,7 +213,7 @@ async def test_no_orphans(octa: CheckContext) -> None:
     await process.wait_exit(octa.timeouts.exit)
     alive = await leftovers(octa, process, baseline, octa.timeouts.exit)
     state = (
-        f"the plugin exited with status {process.returncode}"
+        f"the plugin exited with {describe_status(process.returncode)}"
         if process.returncode is not None
         else "the plugin is still running"
     )
@@ -245,7 +245,7 @@ async def _signal_check(octa: CheckContext, sig: signal.Signals) -> None:
             f"a terminal frame (ExitStatus or Error) for the running command within"
             f" {bound:.1f} s of {sig.name}",
             "the plugin closed the connection without one"
-            + (f" (it exited with status {rc})" if rc is not None else "")
+            + (f" (it exited with {describe_status(rc)})" if rc is not None else "")
             if host.plugin_closed
             else f"nothing for id {run.id!r} within {bound:.1f} s",
             f"handle {sig.name} like Shutdown: cancel the running commands, write their"
@@ -345,7 +345,7 @@ async def test_eof(octa: CheckContext) -> None:
         rc is None or rc == 0,
         "the plugin survives the host closing the connection (or exits with status 0)",
         lambda: (
-            f"it exited with status {rc}"
+            f"it exited with {describe_status(rc)}"
             + (f"; its output: {out}" if (out := process.output_excerpt(600)) else "")
         ),
         "treat EOF as the end of the session: cancel its commands, close it, go on listening"

@@ -39,14 +39,13 @@ from octa_conformance.protocol import (
     Closed,
     ErrorReply,
     Event,
-    ExitStatus,
     Kind,
     Received,
     Started,
     Violation,
     tally,
 )
-from octa_conformance.protocol.messages import SESSION_ERROR_IDS
+from octa_conformance.protocol.messages import SESSION_ERROR_IDS, TERMINAL_FRAMES
 from octa_conformance.suite_helpers import (
     describe_opaque,
     finish_opaque,
@@ -55,7 +54,6 @@ from octa_conformance.suite_helpers import (
 )
 from octa_conformance.wording import describe_ending, describe_outcome, short
 
-TERMINAL = (ExitStatus, ErrorReply)
 KIB = 1024
 LARGE_FRAME_BYTES = 256 * KIB  # the Execute frame of execute.large-frame (bulk in vars)
 LARGE_ECHO_BYTES = 96 * KIB  # its echo: under Linux's 128 KiB limit for one exec argument
@@ -192,7 +190,7 @@ def _late_terminals(host: FakeOcta, ident: str | None) -> list[Violation]:
         v
         for v in host.violations
         if v.kind is Kind.FRAME_AFTER_TERMINAL
-        and isinstance(v.frame, TERMINAL)
+        and isinstance(v.frame, TERMINAL_FRAMES)
         and v.frame.id == ident
     ]
 
@@ -311,7 +309,7 @@ async def test_one_terminal_frame(octa: CheckContext) -> None:
             return (
                 isinstance(ev, Violation)
                 and ev.kind is Kind.UNKNOWN_ID
-                and isinstance(ev.frame, TERMINAL)
+                and isinstance(ev.frame, TERMINAL_FRAMES)
             )
 
         try:

@@ -12,6 +12,7 @@ import time
 
 from octa_conformance.checking import check, expect, fail
 from octa_conformance.context import CheckContext
+from octa_conformance.supervisor import describe_status
 
 
 @check(
@@ -33,7 +34,7 @@ async def test_listens(octa: CheckContext) -> None:
     expect(
         process.returncode is None,
         "the plugin process keeps running after accepting the connection",
-        f"it exited with status {process.returncode}",
+        lambda: f"it exited with {describe_status(process.returncode or 0)}",
     )
 
 
