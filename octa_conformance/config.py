@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 DEFAULT_OCTA_VERSION = "0.2.1"
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 DEFAULT_OUTPUT_BUFFER = 1024 * 1024
+DEFAULT_FLOOD_LINES = 20_000
+"""Lines a plugin may send since the host last wrote before the host skims them as a flood
+(``connection.py``): 10 times the most any bundled check asks for (the ``lines`` probe's
+2,000)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class HarnessConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     output_buffer: int = DEFAULT_OUTPUT_BUFFER  # bytes of plugin stdout/stderr kept
     plugin_args: tuple[str, ...] = ()
+    # lines since the host last wrote before it skims a flood; None: read every line (a
+    # script of your own that expects more output than this from one command)
+    flood_lines: int | None = DEFAULT_FLOOD_LINES
 
     def scaled(self, factor: float) -> HarnessConfig:
         return dataclasses.replace(self, timeouts=self.timeouts.scaled(factor))

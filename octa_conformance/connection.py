@@ -28,12 +28,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from octa_conformance.config import DEFAULT_FLOOD_LINES
+
 __all__ = ["FLOOD_LINES", "READ_CHUNK", "SKIM_LINES", "Flood", "StreamConnection"]
 
 READ_CHUNK = 256 * 1024
-FLOOD_LINES = 20_000
-"""Lines the plugin may send since the host last wrote before the connection skims: 10
-times the most any bundled check asks for (the ``lines`` probe's 2,000)."""
+FLOOD_LINES = DEFAULT_FLOOD_LINES
+"""Lines the plugin may send since the host last wrote before the connection skims (the
+default of ``HarnessConfig.flood_lines``)."""
 SKIM_LINES = 2_000_000
 """Lines skipped unread in one skim before the connection stops reading altogether."""
 _SAMPLE = 200  # lines whose common beginning names the flood

@@ -107,7 +107,9 @@ class FakeOcta:
             on_data=self._on_data,
             on_eof=self._on_eof,
             on_end=self._finish,
-            on_flood=self._on_flood,
+            # skimming floods is the host's choice: config.flood_lines None turns it off
+            on_flood=self._on_flood if self.config.flood_lines is not None else None,
+            flood_lines=self.config.flood_lines or 0,
         )
 
     # --- construction -------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shlex
 import socket
@@ -86,8 +87,8 @@ Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def scripted(script: Script) -> AsyncIterator[FakeOcta]:
-    """FakeOcta on a connection to ``script``."""
+async def scripted(script: Script, config: HarnessConfig = FAST) -> AsyncIterator[FakeOcta]:
+    """FakeOcta (with ``config``) on a connection to ``script``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "s.sock")
 
@@ -99,7 +100,7 @@ async def scripted(script: Script) -> AsyncIterator[FakeOcta]:
         server = await asyncio.start_unix_server(handle, path)
         try:
             reader, writer = await asyncio.open_unix_connection(path)
-            host = FakeOcta(reader, writer, config=FAST)
+            host = FakeOcta(reader, writer, config=config)
             try:
                 yield host
             finally:
@@ -334,6 +335,46 @@ async def test_a_flood_of_violations_is_counted_never_silently_dropped() -> None
         assert host.transcript.dropped > 0
         mark = host.violation_log.mark()
         assert host.violation_log.since(mark) == []
+
+
+def long_output_script(lines: int) -> Script:
+    """Answers Hello, then answers one Execute with ``lines`` lines of output and exit 0."""
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readline()
+        w.write(HELLO_REPLY)
+        await r.readline()
+        w.write(b'{"type":"Started","payload":{"id":"x"}}\n')
+        w.write(
+            b"".join(
+                b'{"type":"Stdout","payload":{"id":"x","line":"%d\\n"}}\n' % i for i in range(lines)
+            )
+        )
+        w.write(b'{"type":"ExitStatus","payload":{"id":"x","code":0}}\n')
+        await w.drain()
+        await r.read()
+
+    return script
+
+
+async def test_more_output_than_the_flood_bound_is_skimmed_and_said() -> None:
+    config = dataclasses.replace(FAST, flood_lines=1_000)
+    async with scripted(long_output_script(5_000), config) as host:
+        await host.hello()
+        result = await (await host.execute("many", dir="/")).result()
+        assert result.exit_code == 0  # the terminal frame still arrives
+        assert 1_000 <= len(result.stdout_lines) < 5_000
+        assert "skipped unread" in str(host.transcript.entries)
+
+
+async def test_flood_lines_none_reads_every_line() -> None:
+    config = dataclasses.replace(FAST, flood_lines=None)
+    async with scripted(long_output_script(5_000), config) as host:
+        await host.hello()
+        result = await (await host.execute("many", dir="/")).result()
+        assert result.exit_code == 0
+        assert result.stdout_lines == [f"{i}\n" for i in range(5_000)]
+        assert "skipped unread" not in str(host.transcript.entries)
 
 
 # --- small public API ----------------------------------------------------------------
