@@ -199,9 +199,20 @@ class Wire:
     """A bounded line-by-line client of one plugin connection."""
 
     def __init__(self, path: str, timeout: float = 5.0) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        # the socket file exists from bind() on, but connect() is refused until listen():
+        # retry like Octa does (every 5 ms here), up to the timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            try:
+                self.sock.connect(path)
+                break
+            except ConnectionRefusedError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
         self.buf = b""
 
     def send(self, obj: Any) -> None:
