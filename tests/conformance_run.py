@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "octa_plugin_shell.py"
 MUTANT_PLUGIN = ROOT / "tests" / "mutants" / "plugin.py"
+STALLS = ROOT / "tests" / "plugins" / "stalls_after_started.py"  # writes STALL_MARKER
 
 
 def octa_conform_here(
@@ -54,6 +55,31 @@ def pytest_here(pytester: Any, *args: str) -> Any:
     return pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function", *args
     )
+
+
+def front_door_command(front_door: str, plugin: Path, select: list[str], root: Path) -> list[str]:
+    """The command line of a run of the ``select``ed checks through ``front_door`` ("cli":
+    ``python -m octa_conformance``; "pytest": ``pytest --octa-plugin``, rooted in ``root``)."""
+    if front_door == "cli":
+        return [sys.executable, "-m", "octa_conformance", str(plugin)] + [
+            a for s in select for a in ("--select", s)
+        ]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={root}"]
+    return command + ["--octa-plugin", str(plugin)] + [
+        a for s in select for a in ("--octa-select", s)
+    ]
+
+
+def stall_marks(marker: Path, enough: Callable[[list[str]], bool], timeout: float) -> list[str]:
+    """Poll (fast, with a deadline) the lines ``stalls_after_started.py`` wrote to ``marker``
+    (``start PID``, ``exec PID``) until ``enough(lines)``; return them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = marker.read_text().splitlines() if marker.exists() else []
+        if enough(lines):
+            return lines
+        assert time.monotonic() < deadline, f"not reached within {timeout} s: {lines}"
+        time.sleep(0.005)
 
 
 def harness_command(plugin: Path, workdir: Path, report: Path) -> list[str]:

@@ -8,12 +8,11 @@ import gc
 import os
 import signal
 import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from conformance_run import STALLS, front_door_command, stall_marks
 
 from octa_conformance import interrupts
 
@@ -110,55 +109,10 @@ def test_deferred_as_a_decorator_holds_back_each_call() -> None:
 
 # --- no traceback on any interrupt path -------------------------------------------
 
-DROPS_CONNECTION = """\
-import json, os, signal, socket, sys
-path = sys.argv[sys.argv.index("--socket-path") + 1]
-server = socket.socket(socket.AF_UNIX)
-server.bind(path)
-server.listen(8)
-open_connections = []
 
-def drop(*_):  # SIGUSR1: drop every connection at once, and go
-    for c in open_connections:
-        with __import__("contextlib").suppress(OSError):
-            c.shutdown(socket.SHUT_RDWR)
-        c.close()
-    os._exit(0)
-
-signal.signal(signal.SIGUSR1, drop)
-
-def send(c, kind, payload=None):
-    frame = {"type": kind} if payload is None else {"type": kind, "payload": payload}
-    c.sendall((json.dumps(frame) + "\\n").encode())
-
-while True:
-    conn, _ = server.accept()
-    open_connections.append(conn)
-    for line in conn.makefile("rb"):
-        kind = json.loads(line).get("type")
-        if kind == "Hello":
-            send(conn, "Hello", {"version": ">=0.2.1, <0.3.0", "features": []})
-        elif kind == "Schema":
-            send(conn, "Schema", {"key": "drops"})
-        elif kind == "Execute":  # Started, then nothing more: the check waits
-            send(conn, "Started", {"id": "one"})
-            with open(os.environ["DROPS_MARKER"], "a") as marker:
-                marker.write(f"{os.getpid()}\\n")
-        elif kind == "Shutdown":
-            send(conn, "Shutdown", {"message": "bye"})
-            break
-"""
-
-
-def _pid_in(marker: Path, timeout: float = 30) -> int:
-    """Poll (fast, with a deadline) until the plugin wrote its pid: a command is running."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = marker.read_text() if marker.exists() else ""
-        if text.strip():
-            return int(text.split()[0])
-        assert time.monotonic() < deadline, "the plugin never got an Execute"
-        time.sleep(0.005)
+def running(lines: list[str]) -> bool:
+    """The plugin got an Execute: a command is running."""
+    return any(ln.startswith("exec ") for ln in lines)
 
 
 @pytest.mark.parametrize(
@@ -173,18 +127,8 @@ def test_ctrl_c_while_the_plugin_drops_its_connection_prints_no_traceback(
     exception was never retrieved". The race (the abandoned task ends during the clean-up,
     then is collected) does not show every time: three runs for each front door, one in
     the quick loop (``-m 'not slow'``) and two more with the slow tests."""
-    plugin = tmp_path / "drops.py"
-    plugin.write_text(DROPS_CONNECTION, encoding="utf-8")
-    plugin.chmod(0o755)
-    if front_door == "cli":
-        command = [sys.executable, "-m", "octa_conformance", str(plugin)]
-        command += ["--select", "execute.started-first"]
-        interrupted = 130
-    else:
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
-        command += [f"--rootdir={tmp_path}", "--octa-plugin", str(plugin)]
-        command += ["--octa-select", "execute.started-first"]
-        interrupted = pytest.ExitCode.INTERRUPTED
+    command = front_door_command(front_door, STALLS, ["execute.started-first"], tmp_path)
+    interrupted = 130 if front_door == "cli" else pytest.ExitCode.INTERRUPTED
     for attempt in range(runs):
         marker = tmp_path / f"marker{attempt}"
         proc = subprocess.Popen(
@@ -194,10 +138,11 @@ def test_ctrl_c_while_the_plugin_drops_its_connection_prints_no_traceback(
             stdin=subprocess.DEVNULL,
             text=True,
             cwd=tmp_path,
-            env={**os.environ, "NO_COLOR": "1", "DROPS_MARKER": str(marker)},
+            env={**os.environ, "NO_COLOR": "1", "STALL_MARKER": str(marker)},
         )
         try:
-            pid = _pid_in(marker)
+            execs = [ln for ln in stall_marks(marker, running, 30) if ln.startswith("exec ")]
+            pid = int(execs[0].split()[1])
             proc.send_signal(signal.SIGINT)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGUSR1)

@@ -12,14 +12,12 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from conformance_run import octa_conform_here
+from conformance_run import STALLS, front_door_command, octa_conform_here, stall_marks
 
 from octa_conformance import context
 from octa_conformance.context import (
@@ -204,47 +202,11 @@ async def test_kill_all_kills_the_spare() -> None:
 
 # --- never leaked when the run is interrupted ------------------------------------------
 
-RECORDS_ITS_STARTS = """\
-import json, os, socket, sys
-path = sys.argv[sys.argv.index("--socket-path") + 1]
-with open(os.environ["SPARE_MARKER"], "a") as marker:
-    marker.write(f"start {os.getpid()}\\n")
-server = socket.socket(socket.AF_UNIX)
-server.bind(path)
-server.listen(8)
-
-def send(c, kind, payload):
-    c.sendall((json.dumps({"type": kind, "payload": payload}) + "\\n").encode())
-
-while True:
-    conn, _ = server.accept()
-    for line in conn.makefile("rb"):
-        kind = json.loads(line).get("type")
-        if kind == "Hello":
-            send(conn, "Hello", {"version": ">=0.2.1, <0.3.0", "features": []})
-        elif kind == "Schema":
-            send(conn, "Schema", {"key": "spare"})
-        elif kind == "Execute":  # Started, then nothing more: the check waits
-            send(conn, "Started", {"id": "one"})
-            with open(os.environ["SPARE_MARKER"], "a") as marker:
-                marker.write(f"exec {os.getpid()}\\n")
-        elif kind == "Shutdown":  # the harness's first handshake ends at once
-            send(conn, "Shutdown", {"message": "bye"})
-            sys.exit(0)
-"""
-
-
-def _lines(marker: Path, timeout: float = 60) -> list[str]:
-    """Poll (fast, with a deadline) until a command runs and the spare for the next check
-    has started: three starts, the run's first handshake, the check's process and the spare."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = marker.read_text().split("\n") if marker.exists() else []
-        starts = [ln for ln in lines if ln.startswith("start ")]
-        if any(ln.startswith("exec ") for ln in lines) and len(starts) >= 3:
-            return starts
-        assert time.monotonic() < deadline, f"no running command and spare: {lines}"
-        time.sleep(0.005)
+def _command_and_spare(lines: list[str]) -> bool:
+    """A command runs and the spare for the next check has started: three starts, the run's
+    first handshake, the check's process and the spare."""
+    starts = [ln for ln in lines if ln.startswith("start ")]
+    return any(ln.startswith("exec ") for ln in lines) and len(starts) >= 3
 
 
 # The pytest door is slow-marked: its Ctrl-C path (kill_all, spare included) is also proved
@@ -253,20 +215,10 @@ def _lines(marker: Path, timeout: float = 60) -> list[str]:
 def test_an_interrupted_run_leaves_no_spare_behind(tmp_path: Path, front_door: str) -> None:
     """Ctrl-C while a check waits on its plugin and the spare for the next check is
     running: both are gone when the harness has exited."""
-    plugin = tmp_path / "records_its_starts.py"
-    plugin.write_text(RECORDS_ITS_STARTS, encoding="utf-8")
     marker = tmp_path / "marker"
     select = ["execute.started-first", "execute.one-terminal-frame"]
-    if front_door == "cli":
-        command = [sys.executable, "-m", "octa_conformance", str(plugin)]
-        for s in select:
-            command += ["--select", s]
-    else:
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
-        command += [f"--rootdir={tmp_path}", "--octa-plugin", str(plugin)]
-        for s in select:
-            command += ["--octa-select", s]
-    env = {**os.environ, "SPARE_MARKER": str(marker)}
+    command = front_door_command(front_door, STALLS, select, tmp_path)
+    env = {**os.environ, "STALL_MARKER": str(marker)}
     env.pop(SPAWN_AHEAD_ENV, None)
     proc = subprocess.Popen(
         command,
@@ -278,7 +230,8 @@ def test_an_interrupted_run_leaves_no_spare_behind(tmp_path: Path, front_door: s
         env=env,
     )
     try:
-        starts = _lines(marker)
+        marks = stall_marks(marker, _command_and_spare, 60)
+        starts = [ln for ln in marks if ln.startswith("start ")]
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
@@ -288,5 +241,5 @@ def test_an_interrupted_run_leaves_no_spare_behind(tmp_path: Path, front_door: s
     pids = [int(ln.split()[1]) for ln in starts]
     alive = [pid for pid in pids if not gone(pid)]
     with contextlib.suppress(psutil.Error):
-        alive = [pid for pid in alive if str(plugin) in " ".join(psutil.Process(pid).cmdline())]
+        alive = [pid for pid in alive if str(STALLS) in " ".join(psutil.Process(pid).cmdline())]
     assert not alive, f"plugin processes left running: {alive}\n{stdout}{stderr}"
