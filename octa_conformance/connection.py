@@ -7,8 +7,9 @@ API is used.
 
 **Floods.** Every frame a plugin sends answers something the host wrote (a reply, or the
 output of a command it started), and the bundled checks' commands print at most 2,000
-lines. A plugin that sends more than ``FLOOD_LINES`` lines since the host last wrote is
-flooding, and parsing a flood frame by frame costs the host seconds per million frames.
+lines. A plugin that sends more than ``flood_lines`` (``HarnessConfig.flood_lines``,
+20,000 by default) lines since the host last wrote is flooding, and parsing a flood frame
+by frame costs the host seconds per million frames.
 Past that bound the connection *skims*: when the flood is ``Stdout``/``Stderr`` frames of
 one id, which the lines' common beginning shows (e.g.
 ``{"type":"Stdout","payload":{"id":"x","line":"``), every further line that begins like
@@ -30,12 +31,9 @@ from dataclasses import dataclass
 
 from octa_conformance.config import DEFAULT_FLOOD_LINES
 
-__all__ = ["FLOOD_LINES", "READ_CHUNK", "SKIM_LINES", "Flood", "StreamConnection"]
+__all__ = ["READ_CHUNK", "SKIM_LINES", "Flood", "StreamConnection"]
 
 READ_CHUNK = 256 * 1024
-FLOOD_LINES = DEFAULT_FLOOD_LINES
-"""Lines the plugin may send since the host last wrote before the connection skims (the
-default of ``HarnessConfig.flood_lines``)."""
 SKIM_LINES = 2_000_000
 """Lines skipped unread in one skim before the connection stops reading altogether."""
 _SAMPLE = 200  # lines whose common beginning names the flood
@@ -72,7 +70,7 @@ class StreamConnection:
         on_eof: Callable[[], None],
         on_end: Callable[[], None],
         on_flood: Callable[[Flood], None] | None = None,
-        flood_lines: int = FLOOD_LINES,
+        flood_lines: int = DEFAULT_FLOOD_LINES,
         skim_lines: int = SKIM_LINES,
     ) -> None:
         self._reader = reader
